@@ -1,0 +1,54 @@
+"""The shared base every table and every action stands on.
+
+Why here: the top level is fixed (no ``core/``) and every table ends up referencing
+``users``, so the single declarative ``Base`` and the outbox helper sit at the bottom of
+the layer stack where all packages may import them.
+
+The outbox is the "publish only after commit" rule made concrete: actions call
+:func:`emit` to *record* a message for the broker inside the session; the edge
+(``server.database``) publishes ``session.info["outbox"]`` once the transaction has
+committed, and drops it on rollback. A rolled-back write therefore never reaches a client.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention so Alembic gets stable constraint names."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> dt.datetime:
+    """Timezone-aware now in UTC; every stored timestamp goes through here."""
+    return dt.datetime.now(dt.UTC)
+
+
+OUTBOX_KEY = "outbox"
+
+
+def emit(session: AsyncSession, channel: str, message: str) -> None:
+    """Queue ``message`` for ``channel``; it is published only if the transaction commits.
+
+    Only ``*/actions*`` modules call this (checked by ``tests/test_architecture.py``).
+    """
+    session.info.setdefault(OUTBOX_KEY, []).append((channel, message))
+
+
+def take_outbox(session: AsyncSession) -> list[tuple[str, str]]:
+    """Remove and return what the transaction queued (the edge calls this after commit)."""
+    return session.info.pop(OUTBOX_KEY, [])

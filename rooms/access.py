@@ -1,0 +1,156 @@
+"""Which roles a person holds in a room, and the one place rooms permissions are checked.
+
+Roles come from memberships in the room's *spaces*, from the widest to the narrowest:
+``assembly`` → ``group:<id>`` → ``chantier:<id>`` → ``room:<id>``.
+
+- assembly ``admin`` and ``comite`` apply in every room;
+- a group role applies to the group's room and to the rooms of its chantiers;
+- a chantier role applies to the chantier's rooms; a room role to that room only;
+- an assembly member (or observer) with no role in the room's spaces reads it as an
+  *observateur*: rooms are open to the whole assembly (thematic "décloisonnement"), but
+  one writes where one works.
+
+A mandate outside its dates grants nothing. Everyone else gets ``RoomNotFound``, so the
+existence of a room is not revealed to strangers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.roles import Permission, Role, allows
+from rooms.errors import NotAllowed, RoomNotFound
+from rooms.models import Chantier, Membership, Room
+
+ASSEMBLY = "assembly"
+_ASSEMBLY_WIDE = frozenset({Role.ADMIN, Role.COMITE})
+
+
+@dataclass(frozen=True, slots=True)
+class RoomAccess:
+    """A room together with the roles the caller holds in it."""
+
+    room: Room
+    user_id: int
+    roles: frozenset[Role]
+
+    def allows(self, permission: Permission) -> bool:
+        return allows(self.roles, permission)
+
+    @property
+    def allows_post(self) -> bool:
+        return self.allows(Permission.POST_MESSAGE)
+
+    @property
+    def allows_manage_topics(self) -> bool:
+        return self.allows(Permission.MANAGE_TOPICS)
+
+
+async def room_spaces(session: AsyncSession, room: Room) -> list[str]:
+    """The spaces whose memberships apply in ``room``, widest first."""
+    spaces = [ASSEMBLY]
+    group_id = room.group_id
+    if room.chantier_id is not None:
+        if group_id is None:
+            group_id = await session.scalar(
+                select(Chantier.group_id).where(Chantier.id == room.chantier_id)
+            )
+        spaces.append(f"group:{group_id}")
+        spaces.append(f"chantier:{room.chantier_id}")
+    elif group_id is not None:
+        spaces.append(f"group:{group_id}")
+    spaces.append(f"room:{room.id}")
+    return spaces
+
+
+async def active_roles(
+    session: AsyncSession, user_id: int, spaces: list[str], today: dt.date | None = None
+) -> dict[str, set[Role]]:
+    """Roles held by ``user_id`` in each of ``spaces`` whose mandate is current."""
+    today = today or dt.date.today()  # noqa: DTZ011 - mandates are calendar dates
+    rows = await session.execute(
+        select(Membership.space, Membership.role).where(
+            Membership.user_id == user_id,
+            Membership.space.in_(spaces),
+            *_current(today),
+        )
+    )
+    held: dict[str, set[Role]] = {}
+    for space, role in rows:
+        held.setdefault(space, set()).add(Role(role))
+    return held
+
+
+def effective_roles(held: dict[str, set[Role]]) -> frozenset[Role]:
+    """Fold the roles held per space into the roles that apply in the room (pure)."""
+    assembly = held.get(ASSEMBLY, set())
+    roles = set(assembly & _ASSEMBLY_WIDE)
+    for space, space_roles in held.items():
+        if space != ASSEMBLY:
+            roles |= space_roles
+    if not roles and assembly:
+        roles.add(Role.OBSERVER)
+    return frozenset(roles)
+
+
+async def access_room(
+    session: AsyncSession,
+    user_id: int,
+    room_id: int,
+    permission: Permission = Permission.READ_ROOM,
+) -> RoomAccess:
+    """Fetch a room and check that ``user_id`` may do ``permission`` in it.
+
+    Raises:
+        RoomNotFound: no such room, or the caller holds no role that reaches it.
+        NotAllowed: the caller can see the room but their roles lack ``permission``.
+    """
+    room = await session.get(Room, room_id)
+    if room is None:
+        raise RoomNotFound(room_id=room_id)
+    roles = effective_roles(await active_roles(session, user_id, await room_spaces(session, room)))
+    if not roles:
+        raise RoomNotFound(room_id=room_id)
+    access = RoomAccess(room=room, user_id=user_id, roles=roles)
+    if not access.allows(permission):
+        raise NotAllowed(permission=permission.value, room_id=room_id)
+    return access
+
+
+def _current(today: dt.date):  # type: ignore[no-untyped-def]
+    return (
+        or_(Membership.starts_on.is_(None), Membership.starts_on <= today),
+        or_(Membership.ends_on.is_(None), Membership.ends_on >= today),
+    )
+
+
+async def readable_room_ids(session: AsyncSession, user_id: int) -> set[int]:
+    """Every room ``user_id`` may read, by the same rules as :func:`access_room`."""
+    today = dt.date.today()  # noqa: DTZ011 - mandates are calendar dates
+    rows = await session.execute(
+        select(Membership.space).where(Membership.user_id == user_id, *_current(today))
+    )
+    spaces = {space for (space,) in rows}
+    if ASSEMBLY in spaces:
+        return set((await session.scalars(select(Room.id))).all())
+    ids: dict[str, set[int]] = {"group": set(), "chantier": set(), "room": set()}
+    for space in spaces:
+        kind, _, key = space.partition(":")
+        if kind in ids and key.isdigit():
+            ids[kind].add(int(key))
+    if not any(ids.values()):
+        return set()
+    chantiers_of_groups = select(Chantier.id).where(Chantier.group_id.in_(ids["group"]))
+    query = select(Room.id).where(
+        or_(
+            Room.group_id.in_(ids["group"]),
+            Room.chantier_id.in_(ids["chantier"]),
+            Room.chantier_id.in_(chantiers_of_groups),
+            Room.id.in_(ids["room"]),
+        )
+    )
+    return set((await session.scalars(query)).all())

@@ -1,0 +1,218 @@
+"""Posting, editing and deleting messages."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.base import utcnow
+from auth.models import User
+from auth.roles import Permission
+from documents.rendering import render_markdown
+from rooms import events
+from rooms.access import RoomAccess
+from rooms.errors import MessageDeleted, MessageNotFound, NotAllowed, NotAuthor
+from rooms.models import Mention, Message, MessageEdit
+from rooms.shapes import message_shape, reply_shape
+from rooms.validation import clean_client_id, clean_source, clean_topic
+
+_MENTION_CANDIDATE = re.compile(r"@\*\*([^*\n]{1,120})\*\*")
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """What the sender is told: the message's id and position, and whether it is a resend."""
+
+    message_id: int
+    seq: int
+    duplicate: bool
+
+
+async def _mentionable(session: AsyncSession, source: str) -> dict[str, int]:
+    """Display names (of active users) that the source may mention, mapped to ids.
+
+    Only the names written as ``@**Nom**`` are looked up, so a message without mentions
+    costs no query.
+    """
+    names = {m.group(1).strip().casefold() for m in _MENTION_CANDIDATE.finditer(source)}
+    if not names:
+        return {}
+    rows = await session.execute(
+        select(User.display_name, User.id).where(
+            func.lower(User.display_name).in_(names), User.is_active.is_(True)
+        )
+    )
+    return {name: user_id for name, user_id in rows}
+
+
+async def _author_name(session: AsyncSession, user_id: int | None) -> str | None:
+    if user_id is None:
+        return None
+    return await session.scalar(select(User.display_name).where(User.id == user_id))
+
+
+async def _reply(session: AsyncSession, room_id: int, reply_to_id: int | None) -> Message | None:
+    if reply_to_id is None:
+        return None
+    parent = await session.get(Message, reply_to_id)
+    if parent is None or parent.room_id != room_id:
+        raise MessageNotFound(message_id=reply_to_id)
+    return parent
+
+
+async def find_by_client_id(session: AsyncSession, author_id: int, client_id: str) -> Posted | None:
+    """The earlier result of a send with this ``client_id``, if any (idempotent resend)."""
+    row = await session.execute(
+        select(Message.id, Message.seq).where(
+            Message.author_id == author_id, Message.client_id == client_id
+        )
+    )
+    found = row.first()
+    return Posted(message_id=found[0], seq=found[1], duplicate=True) if found else None
+
+
+async def check_post(
+    session: AsyncSession,
+    access: RoomAccess,
+    *,
+    topic: str,
+    source: str,
+    client_id: str,
+    reply_to_id: int | None = None,
+) -> Posted:
+    """Validate and post a message; a resend of ``client_id`` returns the first result.
+
+    Raises:
+        NotAllowed: the caller may not post here.
+        InvalidInput: empty or oversized body, bad topic or client id.
+        MessageNotFound: ``reply_to_id`` is not a message of this room.
+    """
+    if not access.allows(Permission.POST_MESSAGE):
+        raise NotAllowed(permission=Permission.POST_MESSAGE.value)
+    client_id = clean_client_id(client_id)
+    topic = clean_topic(topic)
+    source = clean_source(source)
+    room_id = access.room.id
+    last_seq = await events.lock_room(session, room_id)
+    # Checked under the room lock: a concurrent first send has committed by now.
+    earlier = await find_by_client_id(session, access.user_id, client_id)
+    if earlier is not None:
+        return earlier
+    parent = await _reply(session, room_id, reply_to_id)
+    rendered = render_markdown(source, mentions=await _mentionable(session, source))
+    now = utcnow()
+    message = Message(
+        room_id=room_id,
+        seq=last_seq + 1,
+        topic=topic,
+        author_id=access.user_id,
+        client_id=client_id,
+        source=source,
+        html=rendered.html,
+        reply_to_id=parent.id if parent else None,
+        created_at=now,
+    )
+    session.add(message)
+    await session.flush()
+    mentioned = sorted(rendered.mentioned)
+    session.add_all(
+        Mention(message_id=message.id, user_id=uid, room_id=room_id, seq=message.seq)
+        for uid in mentioned
+    )
+    reply = (
+        reply_shape(parent, await _author_name(session, parent.author_id)) if parent else None
+    )
+    shape = message_shape(
+        message,
+        author_name=await _author_name(session, access.user_id),
+        mentions=mentioned,
+        reply=reply,
+    )
+    seq, _ = await events.record(
+        session, room_id, events.MESSAGE_POSTED, {"message": shape}, message_id=message.id
+    )
+    if seq != message.seq:  # pragma: no cover - guarded by the room lock
+        raise RuntimeError("room sequence moved under its lock")
+    return Posted(message_id=message.id, seq=seq, duplicate=False)
+
+
+async def _own_live_message(session: AsyncSession, access: RoomAccess, message_id: int) -> Message:
+    message = await session.get(Message, message_id, with_for_update=True)
+    if message is None or message.room_id != access.room.id:
+        raise MessageNotFound(message_id=message_id)
+    if message.deleted_at is not None:
+        raise MessageDeleted(message_id=message_id)
+    if message.author_id != access.user_id:
+        raise NotAuthor(message_id=message_id)
+    return message
+
+
+async def check_edit(
+    session: AsyncSession, access: RoomAccess, *, message_id: int, source: str
+) -> int | None:
+    """Replace the text of one's own message, keeping the former text in its history.
+
+    Returns:
+        The event's ``seq``, or ``None`` when the text is unchanged (nothing recorded).
+    """
+    if not access.allows(Permission.EDIT_OWN_MESSAGE):
+        raise NotAllowed(permission=Permission.EDIT_OWN_MESSAGE.value)
+    source = clean_source(source)
+    await events.lock_room(session, access.room.id)
+    message = await _own_live_message(session, access, message_id)
+    if source == message.source:
+        return None
+    rendered = render_markdown(source, mentions=await _mentionable(session, source))
+    now = utcnow()
+    session.add(MessageEdit(message_id=message.id, source=message.source, edited_at=now))
+    message.source, message.html, message.edited_at = source, rendered.html, now
+    await session.execute(delete(Mention).where(Mention.message_id == message.id))
+    mentioned = sorted(rendered.mentioned)
+    session.add_all(
+        Mention(message_id=message.id, user_id=uid, room_id=message.room_id, seq=message.seq)
+        for uid in mentioned
+    )
+    seq, _ = await events.record(
+        session,
+        message.room_id,
+        events.MESSAGE_EDITED,
+        {
+            "message_id": message.id,
+            "source": source,
+            "html": rendered.html,
+            "edited_at": message_shape(message, author_name=None)["edited_at"],
+            "mentions": mentioned,
+        },
+        message_id=message.id,
+    )
+    return seq
+
+
+async def check_delete(session: AsyncSession, access: RoomAccess, *, message_id: int) -> int:
+    """Delete one's own message: a tombstone stays, its text and edit history are erased,
+    and its earlier events are redacted so that no catch-up replays the text."""
+    if not access.allows(Permission.DELETE_OWN_MESSAGE):
+        raise NotAllowed(permission=Permission.DELETE_OWN_MESSAGE.value)
+    await events.lock_room(session, access.room.id)
+    message = await _own_live_message(session, access, message_id)
+    message.deleted_at = utcnow()
+    message.source = ""
+    message.html = ""
+    await session.execute(delete(MessageEdit).where(MessageEdit.message_id == message.id))
+    await session.execute(delete(Mention).where(Mention.message_id == message.id))
+    await events.redact(
+        session,
+        message.id,
+        message_shape(message, author_name=await _author_name(session, message.author_id)),
+    )
+    seq, _ = await events.record(
+        session,
+        message.room_id,
+        events.MESSAGE_DELETED,
+        {"message_id": message.id},
+        message_id=message.id,
+    )
+    return seq

@@ -1,0 +1,42 @@
+"""Errors of the rooms domain. Each has a stable ``code``; ``data`` carries the details the
+edge needs to phrase a French message (``server/errors.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RoomsError(Exception):
+    code = "rooms_error"
+
+    def __init__(self, detail: str = "", **data: Any) -> None:
+        super().__init__(detail or self.code)
+        self.data = data
+
+
+class RoomNotFound(RoomsError):
+    code = "room_not_found"
+
+
+class MessageNotFound(RoomsError):
+    code = "message_not_found"
+
+
+class NotAllowed(RoomsError):
+    """The member's roles in this room do not grant ``data['permission']``."""
+
+    code = "forbidden"
+
+
+class NotAuthor(RoomsError):
+    code = "not_author"
+
+
+class InvalidInput(RoomsError):
+    """Validated input is wrong (empty message, topic too long…): ``data['field']``."""
+
+    code = "invalid_input"
+
+
+class MessageDeleted(RoomsError):
+    code = "message_deleted"

@@ -1,0 +1,139 @@
+"""Room events: the append-only, per-room ordered log, and their wire shapes.
+
+``record()`` is the one way an event enters a room: it takes the next ``seq`` from
+``rooms.last_seq`` in the caller's transaction, stores the frame in ``room_events`` and
+queues it on the outbox (``auth.base.emit``) for publication after commit. The stored
+``data`` *is* the frame sent to clients, so a catch-up replays exactly the bytes the live
+stream carried.
+
+Event types (all carry ``room_id`` and ``seq``; see ``docs/protocol.md``):
+``message.posted``, ``message.edited``, ``message.deleted``, ``reaction.added``,
+``reaction.removed``, ``topic.renamed``, ``messages.moved``.
+
+Broker channels: ``room:<id>:<seq>`` for a durable event (the hub reads the position from
+the channel without parsing the frame), ``room:<id>`` for ephemeral frames (typing),
+``user:<id>`` for frames aimed at one member's devices (unread counts).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.base import emit, utcnow
+from rooms.models import Room, RoomEvent
+
+MESSAGE_POSTED = "message.posted"
+MESSAGE_EDITED = "message.edited"
+MESSAGE_DELETED = "message.deleted"
+REACTION_ADDED = "reaction.added"
+REACTION_REMOVED = "reaction.removed"
+TOPIC_RENAMED = "topic.renamed"
+MESSAGES_MOVED = "messages.moved"
+
+ROOM_EVENT_TYPES = frozenset(
+    {
+        MESSAGE_POSTED,
+        MESSAGE_EDITED,
+        MESSAGE_DELETED,
+        REACTION_ADDED,
+        REACTION_REMOVED,
+        TOPIC_RENAMED,
+        MESSAGES_MOVED,
+    }
+)
+
+
+def dumps(frame: dict[str, Any]) -> str:
+    """Compact JSON, the one encoding of every frame."""
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+def durable_channel(room_id: int, seq: int) -> str:
+    return f"room:{room_id}:{seq}"
+
+
+def room_channel(room_id: int) -> str:
+    return f"room:{room_id}"
+
+
+def user_channel(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+async def lock_room(session: AsyncSession, room_id: int) -> int:
+    """Lock the room row until commit and return its ``last_seq``.
+
+    Writers of one room are serialised here (PostgreSQL row lock; SQLite serialises all
+    writers anyway), which makes ``seq`` order equal commit order.
+    """
+    result = await session.execute(
+        select(Room.last_seq).where(Room.id == room_id).with_for_update()
+    )
+    return int(result.scalar_one())
+
+
+async def record(
+    session: AsyncSession,
+    room_id: int,
+    event_type: str,
+    payload: dict[str, Any],
+    *,
+    message_id: int | None = None,
+) -> tuple[int, str]:
+    """Append an event to the room's log and queue it for publication after commit.
+
+    Args:
+        room_id: the room; its row is locked by this call if not already.
+        event_type: one of :data:`ROOM_EVENT_TYPES`.
+        payload: the event's fields besides ``type``, ``room_id`` and ``seq``.
+        message_id: the message the event is about, so a deletion can redact it.
+
+    Returns:
+        ``(seq, frame)``: the event's position and its encoded frame.
+    """
+    result = await session.execute(
+        update(Room)
+        .where(Room.id == room_id)
+        .values(last_seq=Room.last_seq + 1)
+        .returning(Room.last_seq)
+    )
+    seq = int(result.scalar_one())
+    frame = dumps({"type": event_type, "room_id": room_id, "seq": seq, **payload})
+    session.add(
+        RoomEvent(
+            room_id=room_id,
+            seq=seq,
+            type=event_type,
+            message_id=message_id,
+            data=frame,
+            created_at=utcnow(),
+        )
+    )
+    emit(session, durable_channel(room_id, seq), frame)
+    return seq, frame
+
+
+async def redact(session: AsyncSession, message_id: int, redacted: dict[str, Any]) -> None:
+    """Erase a deleted message's text from the log, keeping every event's position.
+
+    ``redacted`` is the tombstone form of the message; ``message.posted`` frames get it in
+    place of the original and ``message.edited`` frames lose their text. A member catching
+    up therefore never receives the text of a message deleted before they came back.
+    """
+    rows = await session.execute(
+        select(RoomEvent).where(
+            RoomEvent.message_id == message_id,
+            RoomEvent.type.in_([MESSAGE_POSTED, MESSAGE_EDITED]),
+        )
+    )
+    for event in rows.scalars():
+        frame = json.loads(event.data)
+        if event.type == MESSAGE_POSTED:
+            frame["message"] = redacted
+        else:
+            frame.update(source="", html="", mentions=[], redacted=True)
+        event.data = dumps(frame)

@@ -1,0 +1,8 @@
+"""Input limits of the rooms domain, in one place (documented in ``docs/protocol.md``)."""
+
+MAX_MESSAGE_SOURCE_BYTES = 16 * 1024
+MAX_TOPIC_CHARS = 60
+MAX_CLIENT_ID_CHARS = 64
+MAX_EMOJI_CHARS = 16
+MAX_MOVE_MESSAGES = 500
+DEFAULT_TOPIC = "Discussion générale"

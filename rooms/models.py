@@ -1,0 +1,194 @@
+"""The assembly's structure and the message stream.
+
+Every room has ``last_seq``: the position of its newest event. An action that changes a
+room increments it *in the writing transaction* (``rooms.events.record``), so the room's
+events form a gap-free, strictly increasing log (``room_events``) that clients and server
+instances resume from. The log row's ``data`` is the exact wire frame, which is why a
+catch-up replays precisely what the live stream delivered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from auth.base import Base, utcnow
+
+
+class Group(Base):
+    """A groupe de travail (4 in the assembly), led by a binôme copilote."""
+
+    __tablename__ = "groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    themes: Mapped[str] = mapped_column(Text, default="")
+
+
+class Chantier(Base):
+    """A workstream of a group; its rapporteur writes its report."""
+
+    __tablename__ = "chantiers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class Saisine(Base):
+    """A formal referral by the Region: questions and an expected date for the answer."""
+
+    __tablename__ = "saisines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    questions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    due_label: Mapped[str] = mapped_column(String(120), default="")
+    chantier_id: Mapped[int | None] = mapped_column(
+        ForeignKey("chantiers.id", ondelete="SET NULL"), default=None
+    )
+
+
+class Room(Base):
+    """A live room. Each group and each chantier has one; copilots may open more."""
+
+    __tablename__ = "rooms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), default=None, index=True
+    )
+    chantier_id: Mapped[int | None] = mapped_column(
+        ForeignKey("chantiers.id", ondelete="CASCADE"), default=None, index=True
+    )
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Membership(Base):
+    """A role held by a user in a space: ``assembly``, ``group:<id>``, ``chantier:<id>``,
+    ``room:<id>``. Mandates may have dates; outside them the role is not granted."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("user_id", "space", "role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    space: Mapped[str] = mapped_column(String(40), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    starts_on: Mapped[dt.date | None] = mapped_column(Date, default=None)
+    ends_on: Mapped[dt.date | None] = mapped_column(Date, default=None)
+
+
+class RoomEvent(Base):
+    """One entry of a room's log; ``data`` is the JSON wire frame, stored once."""
+
+    __tablename__ = "room_events"
+    __table_args__ = (UniqueConstraint("room_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(40))
+    message_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    data: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Message(Base):
+    """A chat message: source and server-rendered HTML, in a topic (*sujet*) of a room.
+
+    ``(author_id, client_id)`` is unique forever: a resent frame returns the first result.
+    A deleted message keeps its row as a tombstone (``deleted_at``) with its text erased.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("author_id", "client_id"),
+        Index("ix_messages_room_seq", "room_id", "seq"),
+        Index("ix_messages_room_topic_seq", "room_id", "topic", "seq"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    topic: Mapped[str] = mapped_column(String(120))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    client_id: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    reply_to_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    edited_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class MessageEdit(Base):
+    """The text a message had before an edit (edit history)."""
+
+    __tablename__ = "message_edits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    source: Mapped[str] = mapped_column(Text)
+    edited_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Reaction(Base):
+    __tablename__ = "reactions"
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    emoji: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class Mention(Base):
+    """A member mentioned by a message; counted as an unread mention past their marker."""
+
+    __tablename__ = "mentions"
+    __table_args__ = (Index("ix_mentions_user_room_seq", "user_id", "room_id", "seq"),)
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    room_id: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+
+
+class ReadMarker(Base):
+    """How far a member has read: ``topic == ""`` is the whole room, else one topic."""
+
+    __tablename__ = "read_markers"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(120), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)

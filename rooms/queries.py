@@ -1,0 +1,171 @@
+"""Read-only queries: history pages, the event log, topics and unread counts."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from auth.models import User
+from rooms.models import Mention, Message, Reaction, ReadMarker, RoomEvent
+from rooms.shapes import message_shape, reply_shape
+
+MAX_PAGE = 200
+
+
+async def list_events(
+    session: AsyncSession, room_id: int, *, after: int, limit: int
+) -> list[tuple[int, str]]:
+    """The room's events after position ``after``, oldest first, as ``(seq, frame)``."""
+    rows = await session.execute(
+        select(RoomEvent.seq, RoomEvent.data)
+        .where(RoomEvent.room_id == room_id, RoomEvent.seq > after)
+        .order_by(RoomEvent.seq)
+        .limit(limit)
+    )
+    return [(seq, data) for seq, data in rows]
+
+
+async def list_messages(
+    session: AsyncSession,
+    room_id: int,
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    topic: str | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """A page of messages in their current state, oldest first.
+
+    With ``before`` the page ends just before that position (scrolling back); with
+    ``after`` it starts just after it; with neither it is the newest page.
+    """
+    limit = max(1, min(limit, MAX_PAGE))
+    query = select(Message).where(Message.room_id == room_id)
+    if topic is not None:
+        query = query.where(Message.topic == topic)
+    if after is not None:
+        query = query.where(Message.seq > after).order_by(Message.seq)
+    else:
+        if before is not None:
+            query = query.where(Message.seq < before)
+        query = query.order_by(Message.seq.desc())
+    messages = list((await session.scalars(query.limit(limit))).all())
+    messages.sort(key=lambda m: m.seq)
+    return await shape_messages(session, messages)
+
+
+async def shape_messages(session: AsyncSession, messages: list[Message]) -> list[dict[str, Any]]:
+    """Shape messages with their authors, reactions, mentions and replies in four queries."""
+    if not messages:
+        return []
+    ids = [m.id for m in messages]
+    parent_ids = {m.reply_to_id for m in messages if m.reply_to_id}
+    parents = {
+        p.id: p
+        for p in (await session.scalars(select(Message).where(Message.id.in_(parent_ids)))).all()
+    }
+    user_ids = {m.author_id for m in messages} | {p.author_id for p in parents.values()}
+    names = dict(
+        (await session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids))))
+        .tuples()
+        .all()
+    )
+    reactions: dict[int, dict[str, list[int]]] = defaultdict(dict)
+    for message_id, emoji, user_id in await session.execute(
+        select(Reaction.message_id, Reaction.emoji, Reaction.user_id)
+        .where(Reaction.message_id.in_(ids))
+        .order_by(Reaction.user_id)
+    ):
+        reactions[message_id].setdefault(emoji, []).append(user_id)
+    mentions: dict[int, list[int]] = defaultdict(list)
+    for message_id, user_id in await session.execute(
+        select(Mention.message_id, Mention.user_id).where(Mention.message_id.in_(ids))
+    ):
+        mentions[message_id].append(user_id)
+    shaped = []
+    for m in messages:
+        parent = parents.get(m.reply_to_id) if m.reply_to_id else None
+        shaped.append(
+            message_shape(
+                m,
+                author_name=names.get(m.author_id) if m.author_id else None,
+                reactions=reactions.get(m.id),
+                mentions=mentions.get(m.id),
+                reply=reply_shape(parent, names.get(parent.author_id) if parent else None)
+                if parent
+                else None,
+            )
+        )
+    return shaped
+
+
+async def list_topics(session: AsyncSession, room_id: int) -> list[dict[str, Any]]:
+    """Topics of a room with their message count, most recently active first."""
+    rows = await session.execute(
+        select(Message.topic, func.count(), func.max(Message.seq))
+        .where(Message.room_id == room_id, Message.deleted_at.is_(None))
+        .group_by(Message.topic)
+        .order_by(func.max(Message.seq).desc())
+    )
+    return [{"name": t, "count": n, "last_seq": s} for t, n, s in rows]
+
+
+async def unread_counts(
+    session: AsyncSession, user_id: int, room_ids: list[int]
+) -> dict[int, dict[str, Any]]:
+    """Unread messages and unread mentions of ``user_id``, per room and per topic.
+
+    A message is unread when it is someone else's, not deleted, and past both the
+    member's marker for the whole room and their marker for its topic.
+    """
+    counts: dict[int, dict[str, Any]] = {
+        rid: {"unread": 0, "mentions": 0, "topics": {}} for rid in room_ids
+    }
+    if not room_ids:
+        return counts
+    room_marker = aliased(ReadMarker)
+    topic_marker = aliased(ReadMarker)
+    mention = aliased(Mention)
+    query = (
+        select(
+            Message.room_id,
+            Message.topic,
+            func.count(Message.id),
+            func.count(mention.user_id),
+        )
+        .outerjoin(
+            room_marker,
+            and_(
+                room_marker.user_id == user_id,
+                room_marker.room_id == Message.room_id,
+                room_marker.topic == "",
+            ),
+        )
+        .outerjoin(
+            topic_marker,
+            and_(
+                topic_marker.user_id == user_id,
+                topic_marker.room_id == Message.room_id,
+                topic_marker.topic == Message.topic,
+            ),
+        )
+        .outerjoin(mention, and_(mention.message_id == Message.id, mention.user_id == user_id))
+        .where(
+            Message.room_id.in_(room_ids),
+            Message.deleted_at.is_(None),
+            or_(Message.author_id.is_(None), Message.author_id != user_id),
+            Message.seq > func.coalesce(room_marker.seq, 0),
+            Message.seq > func.coalesce(topic_marker.seq, 0),
+        )
+        .group_by(Message.room_id, Message.topic)
+    )
+    for room_id, topic, unread, mentioned in await session.execute(query):
+        entry = counts[room_id]
+        entry["unread"] += unread
+        entry["mentions"] += mentioned
+        entry["topics"][topic] = {"unread": unread, "mentions": mentioned}
+    return counts

@@ -1,0 +1,68 @@
+"""The JSON shapes of messages, shared by live frames, catch-up and HTTP history.
+
+One function per shape so that a message looks the same whichever way it reaches a
+client.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from rooms.models import Message
+
+FORMER_MEMBER = "Ancien membre"
+EXCERPT_CHARS = 140
+
+
+def iso(moment: dt.datetime | None) -> str | None:
+    """ISO-8601 in UTC with a ``Z``; SQLite hands back naive datetimes, taken as UTC."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def excerpt(message: Message) -> str:
+    text = " ".join(message.source.split())
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
+
+
+def reply_shape(parent: Message | None, parent_author: str | None) -> dict[str, Any] | None:
+    if parent is None:
+        return None
+    return {
+        "id": parent.id,
+        "author": parent_author or FORMER_MEMBER,
+        "excerpt": "" if parent.deleted_at else excerpt(parent),
+        "deleted": parent.deleted_at is not None,
+    }
+
+
+def message_shape(
+    message: Message,
+    *,
+    author_name: str | None,
+    reactions: dict[str, list[int]] | None = None,
+    mentions: list[int] | None = None,
+    reply: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A message as clients see it. A deleted message keeps its place but not its text."""
+    deleted = message.deleted_at is not None
+    return {
+        "id": message.id,
+        "room_id": message.room_id,
+        "seq": message.seq,
+        "topic": message.topic,
+        "author": {"id": message.author_id, "name": author_name or FORMER_MEMBER},
+        "client_id": message.client_id,
+        "source": "" if deleted else message.source,
+        "html": "" if deleted else message.html,
+        "reply_to": reply,
+        "created_at": iso(message.created_at),
+        "edited_at": iso(message.edited_at),
+        "deleted": deleted,
+        "reactions": {} if deleted else (reactions or {}),
+        "mentions": [] if deleted else sorted(mentions or []),
+    }

@@ -1,0 +1,136 @@
+"""The application: the one route table, middleware, and the lifespan that owns resources.
+
+Request flow: a view or WebSocket frame handler opens ``db.transaction()``, checks access
+with ``rooms.access``, runs one action, and the outbox is published after commit; the
+hub relays it to every connection following the room.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from server.broker import create_broker
+from server.config import Settings, load_settings
+from server.database import Database, make_engine
+from server.gateway import chat_endpoint
+from server.hub import Hub
+from server.ratelimit import RateLimiter
+from server.state import AppState
+from server.templates import STATIC_DIR
+from server.views import api, pages
+
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+]
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class SecurityMiddleware:
+    """Security headers on every response, and no cross-site state change.
+
+    A state-changing HTTP request whose ``Origin`` (or, failing that, ``Referer``) is
+    another site is refused: with SameSite=Lax cookies this closes CSRF for forms.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        if request.method in UNSAFE_METHODS and not self._same_site(request):
+            response = PlainTextResponse("Requête refusée : origine inconnue.", status_code=403)
+            await response(scope, receive, send)
+            return
+
+        async def send_with_headers(message: dict) -> None:  # type: ignore[type-arg]
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    @staticmethod
+    def _same_site(request: Request) -> bool:
+        host = request.headers.get("host", "")
+        source = request.headers.get("origin") or request.headers.get("referer")
+        if source is None:
+            return True
+        return source.rstrip("/") in (f"http://{host}", f"https://{host}") or source.startswith(
+            (f"http://{host}/", f"https://{host}/")
+        )
+
+
+async def healthz(_: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+def routes() -> list[Route | Mount | WebSocketRoute]:
+    return [
+        Route("/", pages.home, name="home"),
+        Route("/connexion", pages.login_form, methods=["GET"], name="login"),
+        Route("/connexion", pages.login, methods=["POST"]),
+        Route("/deconnexion", pages.logout, methods=["POST"], name="logout"),
+        Route("/salons/{room_id:int}", pages.room_page, name="room"),
+        Route("/accessibilite", pages.accessibility, name="accessibility"),
+        Route("/langue", pages.set_language, methods=["POST"], name="language"),
+        Route("/api/rooms/{room_id:int}/messages", api.room_messages),
+        Route("/api/rooms/{room_id:int}/events", api.room_events),
+        Route("/api/rooms/{room_id:int}/topics", api.room_topics),
+        Route("/api/unread", api.unread),
+        Route("/api/messages/{message_id:int}/history", api.message_history),
+        Route("/healthz", healthz),
+        WebSocketRoute("/ws", chat_endpoint),
+        Mount("/static", app=StaticFiles(directory=str(STATIC_DIR), check_dir=False), name="static"),
+    ]
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the ASGI app; resources open and close in its lifespan."""
+    settings = settings or load_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        broker = create_broker(settings.redis_url, settings.broker_prefix)
+        await broker.connect()
+        db = Database(make_engine(settings.database_url), broker)
+        hub = Hub(db, broker, replay_limit=settings.replay_limit, poll_secs=settings.hub_poll_secs)
+        await hub.start()
+        app.state.atelier = AppState(
+            settings=settings,
+            db=db,
+            broker=broker,
+            hub=hub,
+            rate_limiter=RateLimiter(
+                settings.rate_limit_messages, settings.rate_limit_window_secs
+            ),
+        )
+        try:
+            yield
+        finally:
+            await hub.stop()
+            await broker.disconnect()
+            await db.dispose()
+
+    return Starlette(
+        routes=routes(), middleware=[Middleware(SecurityMiddleware)], lifespan=lifespan
+    )

@@ -1,0 +1,34 @@
+"""The broker interface: a doorbell between Atelier processes, never the source of truth.
+
+A broker carries ``(channel, message)`` strings to every process's hub. It may lose or
+reorder messages (Redis pub/sub is at-most-once); the hub repairs that from the database
+by position. When a broker knows it may have lost messages (a reconnection, an overflow)
+it yields :data:`RESYNC` so the hub re-reads every room it follows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+RESYNC = ""
+"""Channel name of the marker telling the listener that messages may have been lost."""
+
+
+class Broker(Protocol):
+    async def connect(self) -> None:
+        """Open connections; called once in the application's lifespan."""
+
+    async def disconnect(self) -> None:
+        """Close connections and end every ``listen()`` iterator."""
+
+    async def publish(self, channel: str, message: str) -> None:
+        """Deliver to this process at once and to the others through the backend.
+
+        Never raises for a backend failure: the write it announces is already committed,
+        and the other processes repair the loss by position.
+        """
+
+    def listen(self) -> AsyncIterator[tuple[str, str]]:
+        """Every ``(channel, message)`` published by any process, plus ``(RESYNC, "")``."""
+        ...

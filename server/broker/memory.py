@@ -1,0 +1,52 @@
+"""In-process broker for the embedded mode and tests: one process, no server needed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from server.broker.base import RESYNC
+
+_STOP = object()
+
+
+class MemoryBroker:
+    """Fans messages out to local listeners through bounded queues.
+
+    A listener that falls ``queue_limit`` messages behind loses the overflow and is told
+    to resynchronise, rather than letting memory grow without bound.
+    """
+
+    def __init__(self, queue_limit: int = 10_000) -> None:
+        self._queue_limit = queue_limit
+        self._listeners: set[asyncio.Queue[object]] = set()
+
+    async def connect(self) -> None:
+        return None
+
+    async def disconnect(self) -> None:
+        for queue in self._listeners:
+            queue.put_nowait(_STOP)
+
+    async def publish(self, channel: str, message: str) -> None:
+        self.deliver(channel, message)
+
+    def deliver(self, channel: str, message: str) -> None:
+        for queue in self._listeners:
+            if queue.qsize() >= self._queue_limit:
+                if queue.qsize() == self._queue_limit:
+                    queue.put_nowait((RESYNC, ""))
+                continue
+            queue.put_nowait((channel, message))
+
+    async def listen(self) -> AsyncIterator[tuple[str, str]]:
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        self._listeners.add(queue)
+        try:
+            while True:
+                item = await queue.get()
+                if item is _STOP:
+                    return
+                yield item  # type: ignore[misc]
+        finally:
+            self._listeners.discard(queue)

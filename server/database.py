@@ -1,0 +1,87 @@
+"""The database engine and the one way to write: ``Database.transaction()``.
+
+``transaction()`` opens a session, lets the caller (the edge) run actions, commits, and
+only then publishes what the actions queued with ``auth.base.emit`` — so a client never
+hears of a write that did not commit. ``read()`` gives a session for queries.
+
+SQLite (embedded mode) serialises writers; doing so with an ``asyncio.Lock`` in the
+process, on top of WAL and ``busy_timeout``, avoids SQLITE_BUSY under concurrent
+WebSocket writers. PostgreSQL serialises writers per room with the room row lock taken by
+``rooms.events.lock_room``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from auth.base import take_outbox
+from server.broker import Broker
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine; for SQLite, creates the folder and turns on WAL and foreign keys."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return engine
+
+
+class Database:
+    """Engine + session factory + the broker the outbox goes to."""
+
+    def __init__(self, engine: AsyncEngine, broker: Broker) -> None:
+        self.engine = engine
+        self.broker = broker
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """Run a unit of work: commit on success, then publish its outbox; roll back on error."""
+        lock = self._write_lock or contextlib.nullcontext()
+        async with lock, self.sessions() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                take_outbox(session)
+                raise
+            outbox = take_outbox(session)
+        for channel, message in outbox:
+            await self.broker.publish(channel, message)
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for queries only (nothing is committed)."""
+        async with self.sessions() as session:
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,69 @@
+"""The only place domain errors become HTTP statuses and WebSocket error frames.
+
+Domain code raises ``RoomsError`` / ``AuthError`` / ``ProtocolError`` with a stable code;
+here the code picks an HTTP status and a French (or English) sentence from the catalogue
+(``error.<code>``). WebSocket close codes used by the gateway are listed here too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auth.errors import AuthError
+from rooms.errors import RoomsError
+from server.i18n import translate
+from server.protocol import ProtocolError
+
+HTTP_STATUS: dict[str, int] = {
+    "not_authenticated": 401,
+    "invalid_credentials": 401,
+    "forbidden": 403,
+    "not_author": 403,
+    "room_not_found": 404,
+    "message_not_found": 404,
+    "message_deleted": 409,
+    "invalid_input": 422,
+    "bad_frame": 400,
+    "rate_limited": 429,
+    "bad_request": 400,
+}
+
+# WebSocket close codes (4000–4999 are the application's).
+CLOSE_NOT_AUTHENTICATED = 4401
+CLOSE_FORBIDDEN_ORIGIN = 4403
+CLOSE_SLOW_CONSUMER = 4008
+CLOSE_ABUSE = 1008
+CLOSE_SESSION_ENDED = 4001
+
+
+class RateLimited(Exception):
+    code = "rate_limited"
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("rate_limited")
+        self.data = {"retry_after": round(retry_after, 1)}
+
+
+class BadRequest(Exception):
+    """A malformed HTTP parameter (``data['field']`` names it)."""
+
+    code = "bad_request"
+
+    def __init__(self, **data: Any) -> None:
+        super().__init__("bad_request")
+        self.data = data
+
+
+def describe(exc: Exception, locale: str = "fr") -> tuple[str, str, dict[str, Any]]:
+    """``(code, sentence, data)`` for a known error; ``internal_error`` otherwise."""
+    if isinstance(exc, ProtocolError):
+        code, data = exc.code, exc.data
+    elif isinstance(exc, RoomsError | AuthError | RateLimited | BadRequest):
+        code, data = exc.code, dict(exc.data)
+    else:
+        code, data = "internal_error", {}
+    return code, translate(locale, f"error.{code}", **data), data
+
+
+def http_status(code: str) -> int:
+    return HTTP_STATUS.get(code, 500 if code == "internal_error" else 400)

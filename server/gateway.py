@@ -1,0 +1,296 @@
+"""The chat WebSocket endpoint: one socket per browser tab, multiplexing its rooms.
+
+Handshake: the session cookie must name a live session and ``Origin`` (when sent, as
+browsers always do) must be this site or an allowed origin; otherwise the socket is
+refused before it opens. Then the connection runs two tasks — reading frames and writing
+its queue — and when either ends, the other is cancelled.
+
+Every frame is parsed by ``server.protocol``, rate-limited for writes, and handled in its
+own transaction: ``rooms.access.access_room`` checks the member's current roles on every
+frame, then one ``check_*`` action runs; the acknowledgement goes out after commit. An
+error answers with an ``error`` frame carrying the request's ``id`` and a stable code;
+the connection stays up unless the client keeps sending errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from auth.roles import Permission
+from rooms.access import access_room
+from rooms.actions import messages as message_actions
+from rooms.actions.reactions import check_react
+from rooms.actions.reading import check_mark_read
+from rooms.actions.topics import check_move_messages, check_rename_topic
+from rooms.errors import RoomsError
+from rooms.events import room_channel
+from rooms.validation import clean_topic
+from server import errors
+from server.connection import Connection
+from server.protocol import (
+    ACK,
+    ERROR,
+    HELLO,
+    MAX_FRAME_BYTES,
+    PONG,
+    TYPING,
+    Command,
+    ProtocolError,
+    encode,
+    parse_frame,
+)
+from server.state import AppState
+
+log = logging.getLogger(__name__)
+
+ABUSE_ERRORS = 30
+ABUSE_WINDOW_SECS = 60.0
+WRITE_FRAMES = frozenset({"send", "edit", "delete", "react", "topic.rename", "messages.move"})
+
+
+def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
+    """Same-site or explicitly allowed; absent Origin means a non-browser client."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    origin = origin.rstrip("/")
+    host = websocket.headers.get("host", "")
+    return origin in allowed or origin in (f"http://{host}", f"https://{host}")
+
+
+class Session:
+    """One authenticated connection: reads frames, dispatches them, reports errors."""
+
+    def __init__(self, state: AppState, websocket: WebSocket, conn: Connection) -> None:
+        self.state = state
+        self.websocket = websocket
+        self.conn = conn
+        self.errors: list[float] = []
+        self.handlers: dict[str, Callable[[Command], Awaitable[None]]] = {
+            "subscribe": self.on_subscribe,
+            "unsubscribe": self.on_unsubscribe,
+            "send": self.on_send,
+            "edit": self.on_edit,
+            "delete": self.on_delete,
+            "react": self.on_react,
+            "typing": self.on_typing,
+            "read": self.on_read,
+            "topic.rename": self.on_topic_rename,
+            "messages.move": self.on_messages_move,
+            "ping": self.on_ping,
+        }
+
+    @property
+    def user_id(self) -> int:
+        return self.conn.user_id
+
+    def ack(self, command: Command, **fields: Any) -> None:
+        self.conn.offer(encode(ACK, id=command.id, **fields))
+
+    def fail(self, exc: Exception, request_id: str | None) -> None:
+        code, message, data = errors.describe(exc, self.conn.locale)
+        self.conn.offer(encode(ERROR, id=request_id, code=code, message=message, **data))
+        now = time.monotonic()
+        self.errors = [t for t in self.errors if now - t < ABUSE_WINDOW_SECS] + [now]
+
+    @property
+    def abusive(self) -> bool:
+        return len(self.errors) >= ABUSE_ERRORS
+
+    async def receive_loop(self) -> None:
+        while True:
+            message = await self.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            raw = message.get("text")
+            if raw is None and message.get("bytes") is not None:
+                raw = message["bytes"]
+            command: Command | None = None
+            try:
+                command = parse_frame(raw)
+                if command.type in WRITE_FRAMES:
+                    wait = self.state.rate_limiter.take(self.user_id)
+                    if wait:
+                        raise errors.RateLimited(wait)
+                await self.handlers[command.type](command)
+            except (ProtocolError, RoomsError, errors.RateLimited) as exc:
+                request_id = command.id if command else getattr(exc, "request_id", None)
+                self.fail(exc, request_id)
+            except Exception as exc:
+                log.exception("frame failed for user %s", self.user_id)
+                self.fail(exc, command.id if command else None)
+            if self.abusive:
+                await self.websocket.close(errors.CLOSE_ABUSE)
+                return
+
+    # -- handlers --------------------------------------------------------------------
+    async def on_subscribe(self, command: Command) -> None:
+        for room_id, after_seq in command["rooms"]:
+            try:
+                async with self.state.db.read() as session:
+                    await access_room(session, self.user_id, room_id)
+            except RoomsError as exc:
+                self.fail(exc, command.id)
+                continue
+            await self.state.hub.follow(self.conn, room_id, after_seq)
+        self.ack(command)
+
+    async def on_unsubscribe(self, command: Command) -> None:
+        for room_id in command["room_ids"]:
+            await self.state.hub.unfollow(self.conn, room_id)
+        self.ack(command)
+
+    async def on_send(self, command: Command) -> None:
+        try:
+            async with self.state.db.transaction() as session:
+                access = await access_room(
+                    session, self.user_id, command["room_id"], Permission.POST_MESSAGE
+                )
+                posted = await message_actions.check_post(
+                    session,
+                    access,
+                    topic=command["topic"],
+                    source=command["body"],
+                    client_id=command["client_id"],
+                    reply_to_id=command["reply_to"],
+                )
+        except IntegrityError:
+            # The same client_id committed concurrently (in another room): answer with it.
+            async with self.state.db.read() as session:
+                found = await message_actions.find_by_client_id(
+                    session, self.user_id, command["client_id"]
+                )
+            if found is None:
+                raise
+            posted = found
+        self.ack(
+            command,
+            room_id=command["room_id"],
+            client_id=command["client_id"],
+            message_id=posted.message_id,
+            seq=posted.seq,
+            duplicate=posted.duplicate,
+        )
+
+    async def on_edit(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            seq = await message_actions.check_edit(
+                session, access, message_id=command["message_id"], source=command["body"]
+            )
+        self.ack(command, room_id=command["room_id"], seq=seq)
+
+    async def on_delete(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            seq = await message_actions.check_delete(
+                session, access, message_id=command["message_id"]
+            )
+        self.ack(command, room_id=command["room_id"], seq=seq)
+
+    async def on_react(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            seq = await check_react(
+                session,
+                access,
+                message_id=command["message_id"],
+                emoji=command["emoji"],
+                add=command["op"] == "add",
+            )
+        self.ack(command, room_id=command["room_id"], seq=seq)
+
+    async def on_topic_rename(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            seq = await check_rename_topic(session, access, old=command["old"], new=command["new"])
+        self.ack(command, room_id=command["room_id"], seq=seq)
+
+    async def on_messages_move(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            seq = await check_move_messages(
+                session, access, message_ids=command["message_ids"], topic=command["topic"]
+            )
+        self.ack(command, room_id=command["room_id"], seq=seq)
+
+    async def on_read(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            await check_mark_read(session, access, seq=command["seq"], topic=command["topic"])
+        self.ack(command, room_id=command["room_id"])
+
+    async def on_typing(self, command: Command) -> None:
+        room_id = command["room_id"]
+        if room_id not in self.conn.rooms:
+            return
+        async with self.state.db.read() as session:
+            await access_room(session, self.user_id, room_id, Permission.POST_MESSAGE)
+        frame = encode(
+            TYPING,
+            room_id=room_id,
+            topic=clean_topic(command["topic"]),
+            user={"id": self.user_id, "name": self.conn.user_name},
+        )
+        await self.state.broker.publish(room_channel(room_id), frame)
+
+    async def on_ping(self, command: Command) -> None:
+        self.conn.offer(encode(PONG, id=command.id))
+
+
+async def chat_endpoint(websocket: WebSocket) -> None:
+    state: AppState = websocket.app.state.atelier
+    if not origin_allowed(websocket, state.settings.allowed_origins):
+        await websocket.close(errors.CLOSE_FORBIDDEN_ORIGIN)
+        return
+    user = await state.authenticate(websocket.cookies)
+    if user is None:
+        await websocket.close(errors.CLOSE_NOT_AUTHENTICATED)
+        return
+    await websocket.accept()
+
+    def overflow() -> None:
+        asyncio.get_running_loop().create_task(_close(websocket, errors.CLOSE_SLOW_CONSUMER))
+
+    conn = Connection(
+        user.id,
+        user.display_name,
+        send=websocket.send_text,
+        on_overflow=overflow,
+        limit=state.settings.send_queue_limit,
+        locale=user.locale,
+    )
+    state.hub.register(conn)
+    conn.offer(
+        encode(
+            HELLO,
+            user={"id": user.id, "name": user.display_name},
+            limits={"frame_bytes": MAX_FRAME_BYTES},
+        )
+    )
+    session = Session(state, websocket, conn)
+    sender = asyncio.create_task(conn.run_sender())
+    receiver = asyncio.create_task(session.receive_loop())
+    try:
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        conn.closed = True
+        for task in (sender, receiver):
+            task.cancel()
+        for task in (sender, receiver):
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
+                await task
+        await state.hub.unregister(conn)
+
+
+async def _close(websocket: WebSocket, code: int) -> None:
+    with contextlib.suppress(Exception):
+        await websocket.close(code)

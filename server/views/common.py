@@ -1,0 +1,60 @@
+"""Helpers shared by the HTTP views: who is signing in, rendering, JSON errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from auth.models import User
+from server import errors
+from server.i18n import translate
+from server.state import AppState
+from server.templates import js_catalogue, request_locale, templates
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.atelier
+    return state
+
+
+async def current_user(request: Request) -> User | None:
+    if not hasattr(request.state, "user"):
+        request.state.user = await app_state(request).authenticate(request.cookies)
+    user: User | None = request.state.user
+    return user
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
+    locale = request_locale(request)
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "t": lambda key, **kw: translate(locale, key, **kw),
+            "locale": locale,
+            "user": getattr(request.state, "user", None),
+            "js_strings": js_catalogue(locale),
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+def error_response(request: Request, exc: Exception) -> JSONResponse:
+    code, message, data = errors.describe(exc, request_locale(request))
+    return JSONResponse(
+        {"error": {"code": code, "message": message, **data}}, status_code=errors.http_status(code)
+    )
+
+
+def int_param(request: Request, name: str, default: int | None = None) -> int | None:
+    """An optional integer query parameter; a malformed one is a 400 via ``BadParam``."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise errors.BadRequest(field=name) from None

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.roles import Permission, Role, allows
@@ -121,7 +121,8 @@ async def access_room(
     return access
 
 
-def _current(today: dt.date):  # type: ignore[no-untyped-def]
+def _current(today: dt.date) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """Mandates in force on ``today`` (open-ended when a date is missing)."""
     return (
         or_(Membership.starts_on.is_(None), Membership.starts_on <= today),
         or_(Membership.ends_on.is_(None), Membership.ends_on >= today),

@@ -69,11 +69,8 @@ async def shape_messages(session: AsyncSession, messages: list[Message]) -> list
         for p in (await session.scalars(select(Message).where(Message.id.in_(parent_ids)))).all()
     }
     user_ids = {m.author_id for m in messages} | {p.author_id for p in parents.values()}
-    names = dict(
-        (await session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids))))
-        .tuples()
-        .all()
-    )
+    rows = await session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids)))
+    names: dict[int | None, str] = {int(user_id): str(name) for user_id, name in rows}
     reactions: dict[int, dict[str, list[int]]] = defaultdict(dict)
     for message_id, emoji, user_id in await session.execute(
         select(Reaction.message_id, Reaction.emoji, Reaction.user_id)

@@ -100,7 +100,9 @@ def routes() -> list[Route | Mount | WebSocketRoute]:
         Route("/api/messages/{message_id:int}/history", api.message_history),
         Route("/healthz", healthz),
         WebSocketRoute("/ws", chat_endpoint),
-        Mount("/static", app=StaticFiles(directory=str(STATIC_DIR), check_dir=False), name="static"),
+        Mount(
+            "/static", app=StaticFiles(directory=str(STATIC_DIR), check_dir=False), name="static"
+        ),
     ]
 
 
@@ -120,9 +122,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             db=db,
             broker=broker,
             hub=hub,
-            rate_limiter=RateLimiter(
-                settings.rate_limit_messages, settings.rate_limit_window_secs
-            ),
+            rate_limiter=RateLimiter(settings.rate_limit_messages, settings.rate_limit_window_secs),
         )
         try:
             yield

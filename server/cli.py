@@ -68,8 +68,10 @@ async def load_demo_if_empty(settings: Settings, *, announce: bool = True) -> bo
     finally:
         await db.dispose()
     if announce:
-        print("Assemblée de démonstration chargée. Connexion (mot de passe commun "
-              f"« {DEMO_PASSWORD} ») :")
+        print(
+            "Assemblée de démonstration chargée. Connexion (mot de passe commun "
+            f"« {DEMO_PASSWORD} ») :"
+        )
         for email, role in accounts.items():
             print(f"  {email:45} {role}")
     return True
@@ -86,7 +88,9 @@ def write_permissions(target: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="atelier", description="Atelier — Assemblée des Territoires")
+    parser = argparse.ArgumentParser(
+        prog="atelier", description="Atelier — Assemblée des Territoires"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="migrer puis servir")
     run.add_argument("--host")
@@ -98,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     perms.add_argument("--file", default=str(ROOT / "docs" / "permissions.md"))
     args = parser.parse_args(argv)
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
 
     if args.command == "migrate":
         migrate(settings)
@@ -122,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             create_app(settings),
             host=host,
             port=port,
-            ws="websockets",
+            ws="websockets-sansio",
             ws_max_size=1024 * 1024,
             ws_ping_interval=settings.ws_ping_interval_secs,
             ws_ping_timeout=settings.ws_ping_timeout_secs,

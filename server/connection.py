@@ -88,6 +88,17 @@ class Connection:
             self._drained.clear()
             await self._drained.wait()
 
+    async def flush(self) -> None:
+        """Wait until the writer has sent what is queued (callers bound the wait)."""
+        while self._queue and not self.closed:
+            self._drained.clear()
+            await self._drained.wait()
+
+    @property
+    def crowded(self) -> bool:
+        """Half full: replays pause here so live frames keep room to arrive."""
+        return len(self._queue) >= self._limit // 2
+
     @property
     def backlog(self) -> int:
         return len(self._queue)

@@ -104,8 +104,18 @@ SAISINES = [
 # (name, civility, territory, [(space, role)]) — spaces: "assembly", "g<n>", "c<n>.<m>".
 PEOPLE = [
     ("Administration Atelier", None, "Région Occitanie", [("assembly", Role.ADMIN)]),
-    ("Hélène Marty", "mme", "PETR du Pays Lauragais", [("assembly", Role.COMITE), ("g3", Role.MEMBER)]),
-    ("Jean-Pierre Castan", "m", "Parc naturel régional des Grands Causses", [("assembly", Role.COMITE), ("g4", Role.MEMBER)]),
+    (
+        "Hélène Marty",
+        "mme",
+        "PETR du Pays Lauragais",
+        [("assembly", Role.COMITE), ("g3", Role.MEMBER)],
+    ),
+    (
+        "Jean-Pierre Castan",
+        "m",
+        "Parc naturel régional des Grands Causses",
+        [("assembly", Role.COMITE), ("g4", Role.MEMBER)],
+    ),
     ("Sophie Vidal", "mme", "Montpellier Méditerranée Métropole", [("g1", Role.COPILOTE)]),
     ("Marc Roux", "m", "Pays Cœur d'Hérault", [("g1", Role.COPILOTE)]),
     ("Claire Fabre", "mme", "Communauté d'agglomération de l'Albigeois", [("g2", Role.COPILOTE)]),
@@ -114,36 +124,97 @@ PEOPLE = [
     ("Pierre Rouquette", "m", "Pays de Figeac", [("g3", Role.COPILOTE)]),
     ("Isabelle Costes", "mme", "Parc naturel régional du Haut-Languedoc", [("g4", Role.COPILOTE)]),
     ("Julien Bernard", "m", "GAL Pyrénées catalanes", [("g4", Role.COPILOTE)]),
-    ("Anne Lafont", "mme", "Pays Pyrénées Méditerranée", [("g1", Role.MEMBER), ("c1.1", Role.RAPPORTEUR)]),
-    ("Luc Mercier", "m", "Pays Haut Languedoc et Vignobles", [("g1", Role.MEMBER), ("c1.2", Role.RAPPORTEUR)]),
-    ("Lucie Morel", "mme", "PETR du Pays d'Armagnac", [("g2", Role.MEMBER), ("c2.1", Role.RAPPORTEUR)]),
-    ("Henri Barthe", "m", "Pays des Pyrénées Cathares", [("g2", Role.MEMBER), ("c2.2", Role.RAPPORTEUR)]),
+    (
+        "Anne Lafont",
+        "mme",
+        "Pays Pyrénées Méditerranée",
+        [("g1", Role.MEMBER), ("c1.1", Role.RAPPORTEUR)],
+    ),
+    (
+        "Luc Mercier",
+        "m",
+        "Pays Haut Languedoc et Vignobles",
+        [("g1", Role.MEMBER), ("c1.2", Role.RAPPORTEUR)],
+    ),
+    (
+        "Lucie Morel",
+        "mme",
+        "PETR du Pays d'Armagnac",
+        [("g2", Role.MEMBER), ("c2.1", Role.RAPPORTEUR)],
+    ),
+    (
+        "Henri Barthe",
+        "m",
+        "Pays des Pyrénées Cathares",
+        [("g2", Role.MEMBER), ("c2.2", Role.RAPPORTEUR)],
+    ),
     ("Élodie Cazals", "mme", "Pays Midi-Quercy", [("g3", Role.MEMBER), ("c3.1", Role.RAPPORTEUR)]),
-    ("Marie Dupont", "mme", "Communauté de communes du Clunisois", [("g3", Role.MEMBER), ("c3.2", Role.RAPPORTEUR)]),
-    ("Paul Sicard", "m", "Pays de la Vallée de la Dordogne lotoise", [("g3", Role.MEMBER), ("c3.2", Role.CO_RAPPORTEUR)]),
-    ("François Py", "m", "PETR du Pays Ruthénois", [("g4", Role.MEMBER), ("c4.1", Role.RAPPORTEUR)]),
-    ("Martine Sarda", "mme", "Pays Corbières Minervois", [("g4", Role.MEMBER), ("c4.2", Role.RAPPORTEUR)]),
+    (
+        "Marie Dupont",
+        "mme",
+        "Communauté de communes du Clunisois",
+        [("g3", Role.MEMBER), ("c3.2", Role.RAPPORTEUR)],
+    ),
+    (
+        "Paul Sicard",
+        "m",
+        "Pays de la Vallée de la Dordogne lotoise",
+        [("g3", Role.MEMBER), ("c3.2", Role.CO_RAPPORTEUR)],
+    ),
+    (
+        "François Py",
+        "m",
+        "PETR du Pays Ruthénois",
+        [("g4", Role.MEMBER), ("c4.1", Role.RAPPORTEUR)],
+    ),
+    (
+        "Martine Sarda",
+        "mme",
+        "Pays Corbières Minervois",
+        [("g4", Role.MEMBER), ("c4.2", Role.RAPPORTEUR)],
+    ),
     ("Olivier Gay", "m", "Pays Comminges Pyrénées", [("g3", Role.MEMBER), ("g1", Role.MEMBER)]),
     ("Sylvie Lacombe", "mme", "Pays Val d'Adour", [("g2", Role.MEMBER), ("g4", Role.MEMBER)]),
     ("Louise Fournier", "mme", "Services de la Région", [("observer", Role.OBSERVER)]),
 ]
 
 MESSAGES = [
-    ("La politique des bourgs-centres", "Marie Dupont", "Calendrier",
-     "Bonjour à toutes et à tous ! Je propose une première réunion en visio **jeudi 14 h** "
-     "pour lancer notre contribution sur la saisine *bourgs-centres*."),
-    ("La politique des bourgs-centres", "Paul Sicard", "Calendrier",
-     "Jeudi me va. @**Marie Dupont**, je peux préparer la synthèse des retours de nos territoires."),
-    ("La politique des bourgs-centres", "Pierre Rouquette", "Retours de terrain",
-     "À Figeac, la revitalisation du centre passe d'abord par le **logement** :\n"
-     "- réhabilitation des logements vacants ;\n- commerces en rez-de-chaussée ;\n"
-     "- maison de santé."),
-    ("Solidarités Territoriales", "Nadia Benali", "Organisation du groupe",
-     "Bienvenue dans le salon du groupe 3. Les deux chantiers ont chacun leur salon ; "
-     "ici, on coordonne."),
-    ("Le tourisme expérientiel", "Henri Barthe", "Acteurs à mobiliser",
-     "Première liste d'acteurs : offices de tourisme, gîtes, producteurs, associations "
-     "patrimoniales. Qui complète ?"),
+    (
+        "La politique des bourgs-centres",
+        "Marie Dupont",
+        "Calendrier",
+        "Bonjour à toutes et à tous ! Je propose une première réunion en visio **jeudi 14 h** "
+        "pour lancer notre contribution sur la saisine *bourgs-centres*.",
+    ),
+    (
+        "La politique des bourgs-centres",
+        "Paul Sicard",
+        "Calendrier",
+        "Jeudi me va. @**Marie Dupont**, je peux préparer la synthèse des retours "
+        "de nos territoires.",
+    ),
+    (
+        "La politique des bourgs-centres",
+        "Pierre Rouquette",
+        "Retours de terrain",
+        "À Figeac, la revitalisation du centre passe d'abord par le **logement** :\n"
+        "- réhabilitation des logements vacants ;\n- commerces en rez-de-chaussée ;\n"
+        "- maison de santé.",
+    ),
+    (
+        "Solidarités Territoriales",
+        "Nadia Benali",
+        "Organisation du groupe",
+        "Bienvenue dans le salon du groupe 3. Les deux chantiers ont chacun leur salon ; "
+        "ici, on coordonne.",
+    ),
+    (
+        "Le tourisme expérientiel",
+        "Henri Barthe",
+        "Acteurs à mobiliser",
+        "Première liste d'acteurs : offices de tourisme, gîtes, producteurs, associations "
+        "patrimoniales. Qui complète ?",
+    ),
 ]
 
 
@@ -170,21 +241,32 @@ async def load_demo(session: AsyncSession) -> dict[str, str]:
         spaces[f"g{g_number}"] = f"group:{group.id}"
         for c_number, c_title in enumerate(chantier_titles, start=1):
             chantier = await do_create_chantier(
-                session, group, number=c_number, slug=f"chantier-{g_number}-{c_number}",
+                session,
+                group,
+                number=c_number,
+                slug=f"chantier-{g_number}-{c_number}",
                 title=c_title,
             )
             spaces[f"c{g_number}.{c_number}"] = f"chantier:{chantier.id}"
             chantiers[(g_number, c_number)] = chantier
     for number, (title, key, due, questions) in enumerate(SAISINES, start=1):
         await do_create_saisine(
-            session, number=number, title=title, questions=questions, due_label=due,
+            session,
+            number=number,
+            title=title,
+            questions=questions,
+            due_label=due,
             chantier=chantiers[key],
         )
     users: dict[str, User] = {}
     for name, civility, territory, grants in PEOPLE:
         user = await do_create_user(
-            session, email=_email(name), display_name=name, password=DEMO_PASSWORD,
-            civility=civility, territory=territory,
+            session,
+            email=_email(name),
+            display_name=name,
+            password=DEMO_PASSWORD,
+            civility=civility,
+            territory=territory,
         )
         users[name] = user
         if not any(space in ("assembly", "observer") for space, _ in grants):
@@ -195,9 +277,7 @@ async def load_demo(session: AsyncSession) -> dict[str, str]:
         room = await session.scalar(select(Room).where(Room.name == room_name))
         assert room is not None  # noqa: S101 - demo data is static
         access = await access_room(session, users[author].id, room.id)
-        await check_post(
-            session, access, topic=topic, source=body, client_id=str(uuid.uuid4())
-        )
+        await check_post(session, access, topic=topic, source=body, client_id=str(uuid.uuid4()))
     return {
         _email("Marie Dupont"): "rapporteure, groupe 3",
         _email("Sophie Vidal"): "copilote, groupe 1",

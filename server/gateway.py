@@ -128,6 +128,9 @@ class Session:
                 log.exception("frame failed for user %s", self.user_id)
                 self.fail(exc, command.id if command else None)
             if self.abusive:
+                # The member's client sees why: its error frames go out before the close.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.conn.flush(), 2.0)
                 await self.websocket.close(errors.CLOSE_ABUSE)
                 return
 
@@ -249,22 +252,25 @@ class Session:
 async def chat_endpoint(websocket: WebSocket) -> None:
     state: AppState = websocket.app.state.atelier
     if not origin_allowed(websocket, state.settings.allowed_origins):
+        # Refused before the handshake completes (HTTP 403): a page of another site
+        # must not even get an open socket carrying the member's cookie.
         await websocket.close(errors.CLOSE_FORBIDDEN_ORIGIN)
         return
     user = await state.authenticate(websocket.cookies)
     if user is None:
-        await websocket.close(errors.CLOSE_NOT_AUTHENTICATED)
+        # Accept then close: a browser cannot read a refused handshake's status, but it
+        # can read this close code and send the member to the sign-in page.
+        await websocket.accept()
+        await websocket.close(errors.CLOSE_NOT_AUTHENTICATED, "not_authenticated")
         return
     await websocket.accept()
 
-    def overflow() -> None:
-        asyncio.get_running_loop().create_task(_close(websocket, errors.CLOSE_SLOW_CONSUMER))
-
+    overflowed = asyncio.Event()
     conn = Connection(
         user.id,
         user.display_name,
         send=websocket.send_text,
-        on_overflow=overflow,
+        on_overflow=overflowed.set,
         limit=state.settings.send_queue_limit,
         locale=user.locale,
     )
@@ -277,20 +283,28 @@ async def chat_endpoint(websocket: WebSocket) -> None:
         )
     )
     session = Session(state, websocket, conn)
-    sender = asyncio.create_task(conn.run_sender())
-    receiver = asyncio.create_task(session.receive_loop())
+    tasks = {
+        asyncio.create_task(conn.run_sender()),
+        asyncio.create_task(session.receive_loop()),
+        asyncio.create_task(overflowed.wait()),
+    }
     try:
-        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         conn.closed = True
-        for task in (sender, receiver):
+        for task in tasks:
             task.cancel()
-        for task in (sender, receiver):
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
                 await task
         await state.hub.unregister(conn)
+    if overflowed.is_set():
+        # The member stopped reading: the close frame may never get through a full
+        # socket, so it gets a moment and then the connection is dropped. The client
+        # resumes from its last seq when it comes back.
+        await _close(websocket, errors.CLOSE_SLOW_CONSUMER, within=1.0)
 
 
-async def _close(websocket: WebSocket, code: int) -> None:
+async def _close(websocket: WebSocket, code: int, within: float) -> None:
     with contextlib.suppress(Exception):
-        await websocket.close(code)
+        await asyncio.wait_for(websocket.close(code), within)

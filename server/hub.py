@@ -72,6 +72,8 @@ class Hub:
         self._local_presence: dict[int, Counter[tuple[int, str]]] = {}
         self._presence: dict[int, dict[str, tuple[dict[str, str], float]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        # Fire-and-forget repairs: the loop only keeps weak references to tasks.
+        self._repairs: set[asyncio.Task[None]] = set()
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -81,9 +83,10 @@ class Hub:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._repairs]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
@@ -144,14 +147,17 @@ class Hub:
         """Replay the log after ``follow.pos``, then merge the buffered live events."""
         while not conn.closed:
             async with self.db.read() as session:
-                rows = await list_events(
-                    session, room_id, after=follow.pos, limit=CATCH_UP_CHUNK
-                )
+                rows = await list_events(session, room_id, after=follow.pos, limit=CATCH_UP_CHUNK)
             for seq, frame in rows:
+                if conn.crowded:
+                    # Replay at the pace the member reads: a replay must never be what
+                    # overflows the queue (live events wait in ``follow.buffer``).
+                    await conn.wait_capacity()
+                    if conn.closed:
+                        return
                 conn.offer(frame)
                 follow.pos = seq
             if len(rows) == CATCH_UP_CHUNK:
-                await conn.wait_capacity()
                 continue
             if self._drain(conn, follow):
                 return
@@ -195,7 +201,9 @@ class Hub:
         feed.position = seq
         for conn in tuple(feed.followers):
             if not conn.deliver(room_id, seq, frame):
-                asyncio.create_task(self._resync_connection(conn, room_id))
+                task = asyncio.create_task(self._resync_connection(conn, room_id))
+                self._repairs.add(task)
+                task.add_done_callback(self._repairs.discard)
 
     async def _fill(self, room_id: int, up_to: int | None = None) -> None:
         """Dispatch what the database has beyond the feed's position."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.base import utcnow
@@ -34,18 +34,19 @@ class Posted:
 async def _mentionable(session: AsyncSession, source: str) -> dict[str, int]:
     """Display names (of active users) that the source may mention, mapped to ids.
 
-    Only the names written as ``@**Nom**`` are looked up, so a message without mentions
-    costs no query.
+    Names match exactly, as the composer's autocomplete writes them (SQLite's ``lower()``
+    only folds ASCII, so a case-insensitive match would miss "Élodie"). Only the names
+    written as ``@**Nom**`` are looked up, so a message without mentions costs no query.
     """
-    names = {m.group(1).strip().casefold() for m in _MENTION_CANDIDATE.finditer(source)}
+    names = {m.group(1).strip() for m in _MENTION_CANDIDATE.finditer(source)}
     if not names:
         return {}
     rows = await session.execute(
         select(User.display_name, User.id).where(
-            func.lower(User.display_name).in_(names), User.is_active.is_(True)
+            User.display_name.in_(names), User.is_active.is_(True)
         )
     )
-    return {name: user_id for name, user_id in rows}
+    return {str(name): int(user_id) for name, user_id in rows}
 
 
 async def _author_name(session: AsyncSession, user_id: int | None) -> str | None:
@@ -122,9 +123,7 @@ async def check_post(
         Mention(message_id=message.id, user_id=uid, room_id=room_id, seq=message.seq)
         for uid in mentioned
     )
-    reply = (
-        reply_shape(parent, await _author_name(session, parent.author_id)) if parent else None
-    )
+    reply = reply_shape(parent, await _author_name(session, parent.author_id)) if parent else None
     shape = message_shape(
         message,
         author_name=await _author_name(session, access.user_id),

@@ -40,9 +40,7 @@ async def check_rename_topic(
     if old == new or not moved.all():
         return None
     await _carry_read_markers(session, room_id, old, new)
-    seq, _ = await events.record(
-        session, room_id, events.TOPIC_RENAMED, {"old": old, "new": new}
-    )
+    seq, _ = await events.record(session, room_id, events.TOPIC_RENAMED, {"old": old, "new": new})
     return seq
 
 

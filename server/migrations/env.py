@@ -7,7 +7,6 @@ import asyncio
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import auth.models
 import rooms.models  # noqa: F401 - registers the tables
 from auth.base import Base
 
@@ -37,8 +36,11 @@ if connection is not None:
     # Called from async code (tests, ``migrate_async``) with a connection already open.
     _run(connection)
 elif context.is_offline_mode():
-    context.configure(url=context.config.get_main_option("sqlalchemy.url"),
-                      target_metadata=target_metadata, literal_binds=True)
+    context.configure(
+        url=context.config.get_main_option("sqlalchemy.url"),
+        target_metadata=target_metadata,
+        literal_binds=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 else:

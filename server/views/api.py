@@ -58,7 +58,8 @@ async def room_events(request: Request) -> Response:
             rows = await list_events(session, room_id, after=after, limit=limit)
     except (RoomsError, NotAuthenticated, errors.BadRequest) as exc:
         return error_response(request, exc)
-    body = '{"room_id":%d,"events":[%s]}' % (room_id, ",".join(frame for _, frame in rows))
+    # The stored frames are already JSON: joined, not decoded and re-encoded.
+    body = f'{{"room_id":{int(room_id)},"events":[{",".join(frame for _, frame in rows)}]}}'
     return Response(body, media_type="application/json")
 
 

@@ -40,7 +40,7 @@ async def home(request: Request) -> Response:
     async with app_state(request).db.read() as session:
         groups = list((await session.scalars(select(Group).order_by(Group.number))).all())
         chantiers = list(
-            (await session.scalars(select(Chantier).order_by(Chantier.group_id, Chantier.number)))
+            await session.scalars(select(Chantier).order_by(Chantier.group_id, Chantier.number))
         )
         rooms = list((await session.scalars(select(Room).order_by(Room.id))).all())
         saisines = list((await session.scalars(select(Saisine).order_by(Saisine.number))).all())

@@ -1,0 +1,121 @@
+"""Markdown to safe HTML, once, on the server — for chat messages and, later, drafts.
+
+Two layers, because either alone has failed in the wild:
+
+1. ``MarkdownIt("js-default")``: raw HTML is off (the default preset of ``MarkdownIt()``
+   passes it through) and ``validateLink`` refuses ``javascript:``, ``vbscript:``,
+   ``file:`` and most ``data:`` URLs. We narrow links further to http(s) and mailto,
+   and turn images off: a chat image would be a tracking pixel pointed at any server.
+2. ``nh3`` (ammonia) sanitises the output against an allow-list of tags and attributes
+   and sets ``rel="nofollow noopener noreferrer"`` on links, so a bug in a plugin or in
+   our mention rule can still not reach a browser as live markup.
+
+Mentions are written ``@**Prénom Nom**`` (Zulip's syntax, unambiguous with spaces in
+names); a name that matches a member becomes ``<span class="mention" data-user-id>``
+and the ids are returned so the caller can record unread mentions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline
+
+ALLOWED_SCHEMES = frozenset({"http", "https", "mailto"})
+_MENTION = re.compile(r"@\*\*([^*\n]{1,120})\*\*")
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
+
+ALLOWED_TAGS = {
+    "p", "br", "strong", "em", "s", "del", "code", "pre", "blockquote", "ul", "ol", "li",
+    "a", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th",
+    "td", "span",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "span": {"data-user-id"},
+    "ol": {"start"},
+    "th": {"style"},
+    "td": {"style"},
+}
+_ALLOWED_CLASSES = {"span": {"mention"}}
+_ALLOWED_STYLES = {"text-align"}
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    html: str
+    mentioned: frozenset[int]
+
+
+def _validate_link(url: str) -> bool:
+    """Only http(s), mailto and scheme-less (relative) links become links."""
+    cleaned = re.sub(r"[\x00-\x20\x7f]", "", url)
+    match = _SCHEME.match(cleaned)
+    if match is None:
+        return True
+    return match.group(1).lower() in ALLOWED_SCHEMES
+
+
+def _mention_rule(state: StateInline, silent: bool) -> bool:
+    if state.src[state.pos] != "@" or not state.src.startswith("@**", state.pos):
+        return False
+    match = _MENTION.match(state.src, state.pos)
+    if match is None:
+        return False
+    name = match.group(1).strip()
+    user_id = state.env.get("mentions", {}).get(name)
+    if user_id is None:
+        return False
+    if not silent:
+        token = state.push("mention", "span", 0)
+        token.meta = {"user_id": user_id, "name": name}
+        state.env.setdefault("mentioned", set()).add(user_id)
+    state.pos = match.end()
+    return True
+
+
+def _render_mention(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+    meta = tokens[idx].meta
+    name = meta["name"].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f'<span class="mention" data-user-id="{int(meta["user_id"])}">@{name}</span>'
+
+
+def _build() -> MarkdownIt:
+    md = MarkdownIt("js-default", {"linkify": True, "typographer": False, "breaks": True})
+    md.enable(["linkify", "strikethrough", "table"])
+    md.disable(["image"])
+    md.validateLink = _validate_link
+    md.inline.ruler.before("emphasis", "mention", _mention_rule)
+    md.add_render_rule("mention", _render_mention)
+    return md
+
+
+_MD = _build()
+
+
+def sanitise(html: str) -> str:
+    """The second layer: an allow-list pass over HTML we produced ourselves."""
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=set(ALLOWED_SCHEMES),
+        link_rel="nofollow noopener noreferrer",
+        allowed_classes=_ALLOWED_CLASSES,
+        filter_style_properties=_ALLOWED_STYLES,
+    )
+
+
+def render_markdown(source: str, *, mentions: Mapping[str, int] | None = None) -> Rendered:
+    """Render member-written markdown to HTML that is safe to insert as-is.
+
+    ``mentions`` maps display names to user ids; only those names become mentions.
+    """
+    env: dict[str, Any] = {"mentions": dict(mentions or {})}
+    html = _MD.render(source, env)
+    return Rendered(html=sanitise(html), mentioned=frozenset(env.get("mentioned", ())))

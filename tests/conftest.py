@@ -64,6 +64,8 @@ class LiveServer:
             lifespan="on",
             log_level="warning",
             ws_max_size=1024 * 1024,
+            ws_ping_interval=self.settings.ws_ping_interval_secs,
+            ws_ping_timeout=self.settings.ws_ping_timeout_secs,
         )
         self._server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None

@@ -228,3 +228,18 @@ async def test_duplicate_client_id_across_rooms_is_one_message(
     assert second["message_id"] == first["message_id"]
     assert second["duplicate"] is True
     await marie.close()
+
+
+async def test_a_dead_connection_is_detected_by_ping(database_url: str) -> None:
+    async with live_server(
+        database_url, ws_ping_interval_secs=0.3, ws_ping_timeout_secs=0.3
+    ) as srv:
+        world = await build_world(srv.state.db)
+        # A peer that vanished without closing: it never answers pings.
+        silent = await ProtocolClient.connect(srv.ws_url, world.cookies["paul"], ping_interval=None)
+        await silent.subscribe(world.group_room)
+        silent.ws.transport.pause_reading()
+        async with asyncio.timeout(10):
+            while srv.state.hub.users.get(world.id("paul")):
+                await asyncio.sleep(0.05)
+        silent.ws.transport.abort()

@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 BUNDLE := web/static/build/chat.js
 
-.PHONY: run test lint fmt install assets clean bench
+.PHONY: run test lint fmt install assets clean
 
 run: install assets ## migrate, load the demo assembly if empty, serve on 127.0.0.1:8000
 	$(VENV)/bin/atelier run --demo

@@ -31,3 +31,39 @@ class Forbidden(AuthError):
     """The caller is known but their roles do not allow the action (``data['permission']``)."""
 
     code = "forbidden"
+
+
+class WeakPassword(AuthError):
+    """A new password breaks the rules (``data['reason']``)."""
+
+    code = "weak_password"
+
+
+class TooManyAttempts(AuthError):
+    """Sign-in throttled for this account or address (``data['retry_after']`` seconds)."""
+
+    code = "too_many_attempts"
+
+
+class InvalidToken(AuthError):
+    """An invitation or reset link that is unknown, used, revoked or expired."""
+
+    code = "invalid_token"
+
+
+class NotAMember(AuthError):
+    """An OpenID identity that matches no invited member."""
+
+    code = "not_a_member"
+
+
+class ParityError(AuthError):
+    """A binôme copilote (or the comité) would break parity (``data`` explains)."""
+
+    code = "parity"
+
+
+class InvalidAccountInput(AuthError):
+    """A field of an account form is wrong (``data['field']``, ``data['reason']``)."""
+
+    code = "invalid_account_input"

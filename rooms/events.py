@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.base import emit, utcnow
-from rooms.models import Room, RoomEvent
+from rooms.models import Message, Room, RoomEvent
 
 MESSAGE_POSTED = "message.posted"
 MESSAGE_EDITED = "message.edited"
@@ -137,3 +137,14 @@ async def redact(session: AsyncSession, message_id: int, redacted: dict[str, Any
         else:
             frame.update(source="", html="", mentions=[], redacted=True)
         event.data = dumps(frame)
+    # Replies quote an excerpt of their parent: that quote goes too.
+    replies = select(Message.id).where(Message.reply_to_id == message_id)
+    quoting = await session.scalars(
+        select(RoomEvent).where(RoomEvent.message_id.in_(replies), RoomEvent.type == MESSAGE_POSTED)
+    )
+    for event in quoting:
+        frame = json.loads(event.data)
+        quote = frame["message"].get("reply_to")
+        if quote and quote.get("id") == message_id:
+            quote.update(excerpt="", deleted=True)
+            event.data = dumps(frame)

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+import auth.models  # noqa: F401 - the users table that memberships and messages reference
 from auth.base import Base, utcnow
 
 
@@ -99,6 +100,11 @@ class Membership(Base):
     role: Mapped[str] = mapped_column(String(20))
     starts_on: Mapped[dt.date | None] = mapped_column(Date, default=None)
     ends_on: Mapped[dt.date | None] = mapped_column(Date, default=None)
+    granted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    # An admin may seat a binôme that breaks parity; the reason is kept with the grant.
+    parity_override: Mapped[str | None] = mapped_column(String(500), default=None)
 
 
 class RoomEvent(Base):

@@ -8,15 +8,20 @@ configuration table lists these same names.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from starlette.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{ROOT / 'var' / 'atelier.db'}"
+DEFAULT_OIDC_DISPLAY_NAME = "ProConnect"
+DEFAULT_OIDC_SCOPES = "openid email profile"
+DEFAULT_CONTACT_EMAIL = "assemblee-territoires@laregion.fr"
 
 
 class ConfigError(ValueError):
@@ -41,14 +46,55 @@ class Settings:
     default_locale: str = "fr"
     log_level: str = "info"
     web_dir: Path = field(default=ROOT / "web")
+    # OpenID Connect sign-in (``server/oidc.py``, ``docs/oidc.md``): off unless the
+    # issuer and the client id are both set.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = field(default="", repr=False)
+    oidc_display_name: str = DEFAULT_OIDC_DISPLAY_NAME
+    oidc_scopes: str = DEFAULT_OIDC_SCOPES
+    # Signs the short-lived OpenID Connect state cookie. Empty: a random key is made at
+    # start (``server.oidc.signing_key``), which only works with a single process.
+    secret_key: str = field(default="", repr=False)
+    # Whom people who are not members are told to write to (the comité d'animation).
+    contact_email: str = DEFAULT_CONTACT_EMAIL
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
+
 
 def _origins(value: str) -> tuple[str, ...]:
     return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
+def _check_oidc(settings: Settings) -> None:
+    if bool(settings.oidc_issuer) != bool(settings.oidc_client_id):
+        raise ConfigError("OIDC_ISSUER and OIDC_CLIENT_ID must be set together (or neither)")
+    if not settings.oidc_enabled:
+        return
+    issuer = urlsplit(settings.oidc_issuer)
+    if issuer.query or issuer.fragment or not issuer.hostname:
+        raise ConfigError("OIDC_ISSUER must be a URL without query or fragment")
+    if issuer.scheme != "https" and not (issuer.scheme == "http" and _is_loopback(issuer.hostname)):
+        raise ConfigError("OIDC_ISSUER must start with https:// (http:// only on loopback)")
+    if "openid" not in settings.oidc_scopes.split():
+        raise ConfigError("OIDC_SCOPES must include openid")
+    if not settings.oidc_display_name.strip():
+        raise ConfigError("OIDC_DISPLAY_NAME must not be empty")
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -72,6 +118,13 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
             "send_queue_limit": config("SEND_QUEUE_LIMIT", cast=int, default=2_000),
             "hub_poll_secs": config("HUB_POLL_SECS", cast=float, default=5.0),
             "log_level": config("LOG_LEVEL", default="info"),
+            "oidc_issuer": config("OIDC_ISSUER", default="").strip(),
+            "oidc_client_id": config("OIDC_CLIENT_ID", default="").strip(),
+            "oidc_client_secret": config("OIDC_CLIENT_SECRET", default=""),
+            "oidc_display_name": config("OIDC_DISPLAY_NAME", default=DEFAULT_OIDC_DISPLAY_NAME),
+            "oidc_scopes": config("OIDC_SCOPES", default=DEFAULT_OIDC_SCOPES),
+            "secret_key": config("SECRET_KEY", default=""),
+            "contact_email": config("CONTACT_EMAIL", default=DEFAULT_CONTACT_EMAIL),
         }
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
@@ -85,4 +138,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         raise ConfigError("REDIS_URL must start with redis:// or rediss://")
     if settings.send_queue_limit < 10 or settings.rate_limit_messages < 1:
         raise ConfigError("SEND_QUEUE_LIMIT must be >= 10 and RATE_LIMIT_MESSAGES >= 1")
+    if settings.secret_key and len(settings.secret_key) < 32:
+        raise ConfigError("SECRET_KEY must be at least 32 characters long")
+    _check_oidc(settings)
     return settings

@@ -34,8 +34,12 @@ class Connection:
         on_overflow: Callable[[], None],
         limit: int,
         locale: str = "fr",
+        session_id: str = "",
     ) -> None:
         self.user_id = user_id
+        self.session_id = session_id
+        # Set by the hub when the sign-in session behind this socket ends.
+        self.ended = asyncio.Event()
         self.user_name = user_name
         self.locale = locale
         self.rooms: dict[int, Follow] = {}

@@ -152,7 +152,7 @@ PEOPLE = [
     (
         "Marie Dupont",
         "mme",
-        "Communauté de communes du Clunisois",
+        "Communauté de communes Causses et Vallée de la Dordogne",
         [("g3", Role.MEMBER), ("c3.2", Role.RAPPORTEUR)],
     ),
     (

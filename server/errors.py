@@ -7,6 +7,7 @@ here the code picks an HTTP status and a French (or English) sentence from the c
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from auth.errors import AuthError
@@ -25,6 +26,12 @@ HTTP_STATUS: dict[str, int] = {
     "invalid_input": 422,
     "bad_frame": 400,
     "rate_limited": 429,
+    "too_many_attempts": 429,
+    "weak_password": 422,
+    "invalid_token": 410,
+    "not_a_member": 403,
+    "parity": 409,
+    "invalid_account_input": 422,
     "bad_request": 400,
 }
 
@@ -41,7 +48,8 @@ class RateLimited(Exception):
 
     def __init__(self, retry_after: float) -> None:
         super().__init__("rate_limited")
-        self.data = {"retry_after": round(retry_after, 1)}
+        # Whole seconds: "0.3 s" reads badly in French, and one more second is harmless.
+        self.data = {"retry_after": max(1, math.ceil(retry_after))}
 
 
 class BadRequest(Exception):
@@ -62,7 +70,13 @@ def describe(exc: Exception, locale: str = "fr") -> tuple[str, str, dict[str, An
         code, data = exc.code, dict(exc.data)
     else:
         code, data = "internal_error", {}
-    return code, translate(locale, f"error.{code}", **data), data
+    # A ``reason`` may have its own sentence (``error.<code>.<reason>``), used in the
+    # code's sentence as ``{reason_text}``.
+    reason_key = f"error.{code}.{data.get('reason')}"
+    reason_text = translate(locale, reason_key, **data) if "reason" in data else ""
+    if reason_text == reason_key:
+        reason_text = str(data.get("reason", ""))
+    return code, translate(locale, f"error.{code}", reason_text=reason_text, **data), data
 
 
 def http_status(code: str) -> int:

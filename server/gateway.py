@@ -32,6 +32,7 @@ from rooms.actions.reading import check_mark_read
 from rooms.actions.topics import check_move_messages, check_rename_topic
 from rooms.errors import RoomsError
 from rooms.events import room_channel
+from rooms.limits import MAX_MESSAGE_SOURCE_BYTES, MAX_TOPIC_CHARS
 from rooms.validation import clean_topic
 from server import errors
 from server.connection import Connection
@@ -174,9 +175,11 @@ class Session:
             if found is None:
                 raise
             posted = found
+        # ``room_id`` is where the message is: a client_id reused in another room
+        # answers with the first message, in its own room.
         self.ack(
             command,
-            room_id=command["room_id"],
+            room_id=posted.room_id,
             client_id=command["client_id"],
             message_id=posted.message_id,
             seq=posted.seq,
@@ -256,14 +259,15 @@ async def chat_endpoint(websocket: WebSocket) -> None:
         # must not even get an open socket carrying the member's cookie.
         await websocket.close(errors.CLOSE_FORBIDDEN_ORIGIN)
         return
-    user = await state.authenticate(websocket.cookies)
-    if user is None:
+    found = await state.authenticate_session(websocket.cookies)
+    if found is None:
         # Accept then close: a browser cannot read a refused handshake's status, but it
         # can read this close code and send the member to the sign-in page.
         await websocket.accept()
         await websocket.close(errors.CLOSE_NOT_AUTHENTICATED, "not_authenticated")
         return
     await websocket.accept()
+    user, session_id = found
 
     overflowed = asyncio.Event()
     conn = Connection(
@@ -273,13 +277,18 @@ async def chat_endpoint(websocket: WebSocket) -> None:
         on_overflow=overflowed.set,
         limit=state.settings.send_queue_limit,
         locale=user.locale,
+        session_id=session_id,
     )
     state.hub.register(conn)
     conn.offer(
         encode(
             HELLO,
             user={"id": user.id, "name": user.display_name},
-            limits={"frame_bytes": MAX_FRAME_BYTES},
+            limits={
+                "frame_bytes": MAX_FRAME_BYTES,
+                "body_bytes": MAX_MESSAGE_SOURCE_BYTES,
+                "topic_chars": MAX_TOPIC_CHARS,
+            },
         )
     )
     session = Session(state, websocket, conn)
@@ -287,6 +296,7 @@ async def chat_endpoint(websocket: WebSocket) -> None:
         asyncio.create_task(conn.run_sender()),
         asyncio.create_task(session.receive_loop()),
         asyncio.create_task(overflowed.wait()),
+        asyncio.create_task(conn.ended.wait()),
     }
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -298,7 +308,10 @@ async def chat_endpoint(websocket: WebSocket) -> None:
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
                 await task
         await state.hub.unregister(conn)
-    if overflowed.is_set():
+    if conn.ended.is_set():
+        # Signed out, session revoked or account deactivated.
+        await _close(websocket, errors.CLOSE_SESSION_ENDED, within=1.0)
+    elif overflowed.is_set():
         # The member stopped reading: the close frame may never get through a full
         # socket, so it gets a moment and then the connection is dropped. The client
         # resumes from its last seq when it comes back.

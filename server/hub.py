@@ -30,15 +30,19 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 
+from auth.sessions import live_session_ids, touch_sessions
+from rooms.access import access_room
+from rooms.errors import RoomsError
 from rooms.models import Room
 from rooms.queries import list_events, unread_counts
 from server.broker import RESYNC, Broker
 from server.connection import Connection, Follow
 from server.database import Database
-from server.protocol import LIVE, PRESENCE, RESET, UNREAD, encode
+from server.protocol import LIVE, PRESENCE, REMOVED, RESET, UNREAD, encode
 
 log = logging.getLogger(__name__)
 
@@ -269,6 +273,50 @@ class Hub:
                 conn.offer(message)
         elif kind == "presence":
             self._on_presence(int(rest), message)
+        elif kind == "control":
+            await self._on_control(int(rest), json.loads(message))
+
+    # -- sessions and access ---------------------------------------------------------
+    async def _on_control(self, user_id: int, data: dict[str, Any]) -> None:
+        """A member's sessions ended or their roles changed: act on their sockets now."""
+        conns = tuple(self.users.get(user_id, ()))
+        if data.get("op") == "sessions_ended":
+            ended = data.get("sessions")
+            for conn in conns:
+                if ended is None or conn.session_id in ended:
+                    conn.ended.set()
+        elif data.get("op") == "access_changed":
+            for conn in conns:
+                await self.recheck_rooms(conn)
+
+    async def recheck_rooms(self, conn: Connection) -> None:
+        """Stop delivering the rooms ``conn``'s member may no longer read."""
+        for room_id in list(conn.rooms):
+            try:
+                async with self.db.read() as session:
+                    await access_room(session, conn.user_id, room_id)
+            except RoomsError:
+                await self.unfollow(conn, room_id)
+                conn.offer(encode(REMOVED, room_id=room_id, reason="access_revoked"))
+
+    async def check_sessions(self) -> None:
+        """End sockets whose session was revoked, expired or whose member was deactivated.
+
+        The control message does this at once; this timer is the safety net for a lost
+        publish, so no socket outlives its session by more than ``poll_secs``.
+        """
+        conns = [c for group in self.users.values() for c in group if c.session_id]
+        ids = sorted({c.session_id for c in conns})
+        live: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            async with self.db.read() as session:
+                live |= await live_session_ids(session, chunk)
+            async with self.db.transaction() as session:
+                await touch_sessions(session, [i for i in chunk if i in live])
+        for conn in conns:
+            if conn.session_id not in live:
+                conn.ended.set()
 
     async def _tick(self) -> None:
         last_heartbeat = time.monotonic()
@@ -276,6 +324,7 @@ class Hub:
             await asyncio.sleep(self.poll_secs)
             try:
                 await self.resync()
+                await self.check_sessions()
                 now = time.monotonic()
                 if now - last_heartbeat >= PRESENCE_HEARTBEAT_SECS:
                     last_heartbeat = now

@@ -31,6 +31,7 @@ UNREAD = "unread"
 TYPING = "typing"
 PRESENCE = "presence"
 PONG = "pong"
+REMOVED = "removed"
 
 
 class ProtocolError(Exception):

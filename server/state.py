@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from auth.models import User
-from auth.sessions import find_user_by_token
+from auth.sessions import find_session, needs_touch, touch_session
 from server.broker import Broker
 from server.config import Settings
 from server.database import Database
@@ -19,6 +19,13 @@ from server.hub import Hub
 from server.ratelimit import RateLimiter
 
 SESSION_COOKIE = "atelier_session"
+# Over HTTPS the cookie is ``__Host-`` prefixed: Secure, host-only, path /, so no
+# subdomain or plain-HTTP page can set or overwrite it.
+SECURE_SESSION_COOKIE = "__Host-atelier_session"
+
+
+def session_token(cookies: Mapping[str, str]) -> str | None:
+    return cookies.get(SECURE_SESSION_COOKIE) or cookies.get(SESSION_COOKIE)
 
 
 @dataclass(slots=True)
@@ -31,5 +38,17 @@ class AppState:
 
     async def authenticate(self, cookies: Mapping[str, str]) -> User | None:
         """The signed-in user for these cookies, or ``None``."""
+        found = await self.authenticate_session(cookies)
+        return found[0] if found else None
+
+    async def authenticate_session(self, cookies: Mapping[str, str]) -> tuple[User, str] | None:
+        """The signed-in user and their session id; records use for the idle timeout."""
         async with self.db.read() as session:
-            return await find_user_by_token(session, cookies.get(SESSION_COOKIE))
+            found = await find_session(session, session_token(cookies))
+        if found is None:
+            return None
+        user, login = found
+        if needs_touch(login):
+            async with self.db.transaction() as session:
+                await touch_session(session, login.id)
+        return user, login.id

@@ -29,6 +29,7 @@ class Posted:
     message_id: int
     seq: int
     duplicate: bool
+    room_id: int
 
 
 async def _mentionable(session: AsyncSession, source: str) -> dict[str, int]:
@@ -67,12 +68,14 @@ async def _reply(session: AsyncSession, room_id: int, reply_to_id: int | None) -
 async def find_by_client_id(session: AsyncSession, author_id: int, client_id: str) -> Posted | None:
     """The earlier result of a send with this ``client_id``, if any (idempotent resend)."""
     row = await session.execute(
-        select(Message.id, Message.seq).where(
+        select(Message.id, Message.seq, Message.room_id).where(
             Message.author_id == author_id, Message.client_id == client_id
         )
     )
     found = row.first()
-    return Posted(message_id=found[0], seq=found[1], duplicate=True) if found else None
+    if found is None:
+        return None
+    return Posted(message_id=found[0], seq=found[1], duplicate=True, room_id=found[2])
 
 
 async def check_post(
@@ -135,7 +138,7 @@ async def check_post(
     )
     if seq != message.seq:  # pragma: no cover - guarded by the room lock
         raise RuntimeError("room sequence moved under its lock")
-    return Posted(message_id=message.id, seq=seq, duplicate=False)
+    return Posted(message_id=message.id, seq=seq, duplicate=False, room_id=room_id)
 
 
 async def _own_live_message(session: AsyncSession, access: RoomAccess, message_id: int) -> Message:

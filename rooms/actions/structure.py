@@ -7,11 +7,14 @@ at creation, so no space is ever without one.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.base import emit
 from auth.roles import Role
+from auth.sessions import control_channel
 from rooms.models import Chantier, Group, Membership, Room, Saisine
 
 
@@ -100,3 +103,24 @@ async def do_grant_role(
     session.add(membership)
     await session.flush()
     return membership
+
+
+async def do_revoke_role(
+    session: AsyncSession, user_id: int, space: str, role: Role | None = None
+) -> int:
+    """Remove ``user_id``'s ``role`` (or every role) in ``space``; returns how many.
+
+    The member's open sockets are told at once (after commit) and stop receiving the
+    rooms they may no longer read.
+    """
+    query = delete(Membership).where(Membership.user_id == user_id, Membership.space == space)
+    if role is not None:
+        query = query.where(Membership.role == role.value)
+    removed = len(list(await session.scalars(query.returning(Membership.id))))
+    if removed:
+        announce_access_changed(session, user_id)
+    return removed
+
+
+def announce_access_changed(session: AsyncSession, user_id: int) -> None:
+    emit(session, control_channel(user_id), json.dumps({"op": "access_changed"}))

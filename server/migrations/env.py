@@ -7,7 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import rooms.models  # noqa: F401 - registers the tables
+import auth.models  # noqa: F401 - registers the tables
+import rooms.models  # noqa: F401
 from auth.base import Base
 
 target_metadata = Base.metadata

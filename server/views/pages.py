@@ -9,16 +9,17 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from auth.actions import check_password_login
-from auth.errors import InvalidCredentials
+from auth.actions import check_password_login, do_record_login_failure
+from auth.errors import InvalidCredentials, TooManyAttempts
 from auth.sessions import SESSION_LIFETIME, open_session, revoke_session
 from rooms.access import access_room, readable_room_ids
 from rooms.errors import RoomsError
 from rooms.limits import DEFAULT_TOPIC, MAX_MESSAGE_SOURCE_BYTES, MAX_TOPIC_CHARS
 from rooms.models import Chantier, Group, Room, Saisine
 from rooms.queries import list_messages, list_topics, unread_counts
-from server.i18n import LOCALES
-from server.state import SESSION_COOKIE
+from server.i18n import LOCALES, translate
+from server.state import SECURE_SESSION_COOKIE, SESSION_COOKIE, session_token
+from server.templates import request_locale
 from server.views.common import app_state, current_user, render
 
 
@@ -126,32 +127,57 @@ async def login(request: Request) -> Response:
     password = str(form.get("password", ""))[:1024]
     target = _safe_next(str(form.get("next", "/")))
     state = app_state(request)
+    ip = client_ip(request)
     try:
         async with state.db.transaction() as session:
-            user = await check_password_login(session, email, password)
-            token = await open_session(session, user)
-    except InvalidCredentials:
-        return render(request, "login.html", status_code=401, next=target, email=email, failed=True)
+            user = await check_password_login(session, email, password, ip=ip)
+            token = await open_session(
+                session, user, user_agent=request.headers.get("user-agent"), ip=ip
+            )
+    except (InvalidCredentials, TooManyAttempts) as exc:
+        throttled = isinstance(exc, TooManyAttempts)
+        async with state.db.transaction() as session:
+            await do_record_login_failure(session, email, ip, throttled=throttled)
+        return render(
+            request,
+            "login.html",
+            status_code=429 if throttled else 401,
+            next=target,
+            email=email,
+            failed=True,
+            error_message=translate(request_locale(request), f"error.{exc.code}", **exc.data),
+        )
     response = RedirectResponse(target, status_code=303)
+    set_session_cookie(request, response, token)
+    return response
+
+
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    """The session cookie: ``__Host-`` prefixed and Secure over HTTPS, HttpOnly, Lax."""
+    secure = request.url.scheme == "https"
     response.set_cookie(
-        SESSION_COOKIE,
+        SECURE_SESSION_COOKIE if secure else SESSION_COOKIE,
         token,
         max_age=int(SESSION_LIFETIME.total_seconds()),
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=secure,
         path="/",
     )
-    return response
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
 
 
 async def logout(request: Request) -> Response:
-    token = request.cookies.get(SESSION_COOKIE)
+    token = session_token(request.cookies)
     if token:
         async with app_state(request).db.transaction() as session:
             await revoke_session(session, token)
     response = RedirectResponse("/connexion", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(SECURE_SESSION_COOKIE, path="/", secure=True)
     return response
 
 

@@ -117,20 +117,29 @@ async def test_delete_leaves_a_tombstone_and_erases_the_text_from_catch_up(
 ) -> None:
     room = world.chantier_room
     marie = await client(server, world, "marie")
+    paul = await client(server, world, "paul")
     posted = await marie.post(room, "secret regretté")
     await marie.request("edit", room_id=room, message_id=posted["message_id"], body="secret 2")
+    await paul.post(room, "je cite", reply_to=posted["message_id"])
     deleted = await marie.request("delete", room_id=room, message_id=posted["message_id"])
     assert deleted["type"] == "ack"
     again = await marie.request("delete", room_id=room, message_id=posted["message_id"])
     assert again["code"] == "message_deleted"
-    paul = await client(server, world, "paul")
-    await paul.subscribe(room, after_seq=0)
-    replayed = paul.events(room)
-    assert [e["type"] for e in replayed] == ["message.posted", "message.edited", "message.deleted"]
+    late = await client(server, world, "elodie")
+    await late.subscribe(room, after_seq=0)
+    replayed = late.events(room)
+    assert [e["type"] for e in replayed] == [
+        "message.posted",
+        "message.edited",
+        "message.posted",
+        "message.deleted",
+    ]
+    # Neither the message, its edit, nor the reply's quote of it keeps the text.
     assert "secret" not in str(replayed)
     assert replayed[0]["message"]["deleted"] is True
-    await marie.close()
-    await paul.close()
+    assert replayed[2]["message"]["reply_to"]["deleted"] is True
+    for c in (marie, paul, late):
+        await c.close()
 
 
 async def test_reactions_toggle_idempotently(server: LiveServer, world: World) -> None:

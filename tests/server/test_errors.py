@@ -227,6 +227,7 @@ async def test_duplicate_client_id_across_rooms_is_one_message(
     second = await marie.post(world.chantier_room, "là", client_id=client_id)
     assert second["message_id"] == first["message_id"]
     assert second["duplicate"] is True
+    assert second["room_id"] == world.group_room  # where the message really is
     await marie.close()
 
 

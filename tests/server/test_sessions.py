@@ -1,0 +1,117 @@
+"""Sessions end everywhere at once: sign-out, revocation, deactivation, removal."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import httpx
+from sqlalchemy import update
+
+from auth.models import LoginSession, User
+from auth.sessions import revoke_all_sessions
+from rooms.actions.structure import do_revoke_role
+from tests.conftest import LiveServer
+from tests.factories import PASSWORD, World
+from tests.wsclient import ProtocolClient
+
+
+async def closed_within(client: ProtocolClient, seconds: float) -> int | None:
+    async with asyncio.timeout(seconds):
+        await client._reader
+    return client.closed_code
+
+
+async def test_signing_out_closes_that_sessions_sockets_at_once(
+    server: LiveServer, world: World
+) -> None:
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        signed_in = await http.post(
+            "/connexion", data={"email": "marie@test.atelier", "password": PASSWORD}
+        )
+        assert signed_in.status_code == 303
+        token = http.cookies["atelier_session"]
+        this_tab = await ProtocolClient.connect(server.ws_url, token)
+        other_device = await ProtocolClient.connect(server.ws_url, world.cookies["marie"])
+        await http.post("/deconnexion")
+    assert await closed_within(this_tab, 5) == 4001
+    # Another device's session is another session: it stays.
+    assert (await other_device.request("ping"))["type"] == "pong"
+    await other_device.close()
+
+
+async def test_sign_out_everywhere_and_deactivation(server: LiveServer, world: World) -> None:
+    marie = await ProtocolClient.connect(server.ws_url, world.cookies["marie"])
+    async with server.state.db.transaction() as session:
+        assert await revoke_all_sessions(session, world.id("marie")) == 1
+    assert await closed_within(marie, 5) == 4001
+
+    paul = await ProtocolClient.connect(server.ws_url, world.cookies["paul"])
+    async with server.state.db.transaction() as session:
+        await session.execute(
+            update(User).where(User.id == world.id("paul")).values(is_active=False)
+        )
+    # No announcement for this one: the hub's session check finds it on its timer.
+    assert await closed_within(paul, server.settings.hub_poll_secs + 3) == 4001
+
+
+async def test_idle_and_expired_sessions_are_refused(server: LiveServer, world: World) -> None:
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=8)
+    async with server.state.db.transaction() as session:
+        await session.execute(
+            update(LoginSession)
+            .where(LoginSession.user_id == world.id("elodie"))
+            .values(last_seen_at=long_ago)
+        )
+        await session.execute(
+            update(LoginSession)
+            .where(LoginSession.user_id == world.id("paul"))
+            .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+        )
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        for who in ("elodie", "paul"):
+            http.cookies.set("atelier_session", world.cookies[who])
+            assert (await http.get("/api/unread")).status_code == 401, who
+
+
+async def test_removal_from_a_group_stops_its_rooms_within_a_second(
+    server: LiveServer, world: World
+) -> None:
+    paul = await ProtocolClient.connect(server.ws_url, world.cookies["paul"])
+    await paul.subscribe(world.group_room)
+    await paul.subscribe(world.chantier_room)
+    group = "group:1"  # the factory's first group
+    async with server.state.db.transaction() as session:
+        assert await do_revoke_role(session, world.id("paul"), group) == 1
+    async with asyncio.timeout(1):
+        await paul.wait_for(lambda f: f["type"] == "removed" and f["room_id"] == world.group_room)
+        await paul.wait_for(
+            lambda f: f["type"] == "removed" and f["room_id"] == world.chantier_room
+        )
+    marie = await ProtocolClient.connect(server.ws_url, world.cookies["marie"])
+    after = await marie.post(world.group_room, "Paul n'est plus là")
+    await asyncio.sleep(0.3)
+    assert not [f for f in paul.events(world.group_room) if f["seq"] == after["seq"]]
+    await paul.close()
+    await marie.close()
+
+
+async def test_sign_in_is_throttled_per_account(server: LiveServer, world: World) -> None:
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        for _ in range(5):
+            wrong = await http.post(
+                "/connexion", data={"email": "marie@test.atelier", "password": "pas le bon"}
+            )
+            assert wrong.status_code == 401
+        # Even the right password waits now; an unknown account is throttled the same way.
+        right = await http.post(
+            "/connexion", data={"email": "marie@test.atelier", "password": PASSWORD}
+        )
+        assert right.status_code == 429
+        assert "Trop de tentatives" in right.text
+        for _ in range(5):
+            await http.post("/connexion", data={"email": "nobody@test.atelier", "password": "x"})
+        ghost = await http.post(
+            "/connexion", data={"email": "nobody@test.atelier", "password": "x"}
+        )
+        assert ghost.status_code == 429

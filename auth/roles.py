@@ -1,9 +1,11 @@
 """Roles and the permission matrix: one table, pure data, no I/O.
 
 A person holds roles in *spaces*: the assembly, a groupe de travail, a chantier or a room.
-``rooms.access`` resolves which roles apply in a given room (assembly roles apply
-everywhere, group roles apply to the group's chantiers, an assembly member with no role
-in the space is an observer there); this module only answers "does any of these roles
+A role held in a space applies in every space inside it (a group's chantiers and rooms).
+The matrix says, for each action, which roles grant it *according to the scope where
+they are held*: a member of the assembly reads every room, but writes only where they
+hold a role in the room's group, chantier or the room itself. ``rooms.access`` collects
+the ``(scope, role)`` pairs that reach a room; this module answers "does any of them
 allow that permission?". ``docs/permissions.md`` is rendered from :data:`PERMISSIONS`
 (``atelier permissions``), and ``tests/auth/test_roles.py`` walks every cell.
 """
@@ -31,6 +33,25 @@ class Permission(StrEnum):
     DELETE_OWN_MESSAGE = "message.delete_own"
     REACT = "reaction.toggle"
     MANAGE_TOPICS = "topic.manage"
+    INVITE_MEMBER = "member.invite"
+    ASSIGN_ROLE = "role.assign"
+    OVERRIDE_PARITY = "parity.override"
+    DEACTIVATE_MEMBER = "member.deactivate"
+    READ_AUDIT = "audit.read"
+
+
+class Scope(StrEnum):
+    """Where a role is held; a role applies in its space and every space inside it."""
+
+    ASSEMBLY = "assembly"
+    GROUP = "group"
+    CHANTIER = "chantier"
+    ROOM = "room"
+
+
+def scope_of(space: str) -> Scope:
+    """``"group:3"`` → ``Scope.GROUP``; ``"assembly"`` → ``Scope.ASSEMBLY``."""
+    return Scope(space.partition(":")[0])
 
 
 ROLE_LABELS: dict[Role, str] = {
@@ -50,37 +71,86 @@ PERMISSION_LABELS: dict[Permission, str] = {
     Permission.DELETE_OWN_MESSAGE: "Supprimer ses propres messages",
     Permission.REACT: "Ajouter ou retirer une réaction",
     Permission.MANAGE_TOPICS: "Renommer un sujet, déplacer des messages entre sujets",
+    Permission.INVITE_MEMBER: "Inviter une personne dans l'assemblée",
+    Permission.ASSIGN_ROLE: "Attribuer ou retirer un rôle, fixer un mandat",
+    Permission.OVERRIDE_PARITY: "Passer outre la parité d'un binôme (avec motif)",
+    Permission.DEACTIVATE_MEMBER: "Désactiver ou anonymiser un compte",
+    Permission.READ_AUDIT: "Consulter le journal d'audit",
 }
 
-_WRITERS = frozenset(
-    {Role.ADMIN, Role.COMITE, Role.COPILOTE, Role.RAPPORTEUR, Role.CO_RAPPORTEUR, Role.MEMBER}
+SCOPE_LABELS: dict[Scope, str] = {
+    Scope.ASSEMBLY: "Rôle tenu dans l'assemblée",
+    Scope.GROUP: "Rôle tenu dans un groupe de travail (vaut pour ses chantiers et salons)",
+    Scope.CHANTIER: "Rôle tenu dans un chantier (vaut pour ses salons)",
+    Scope.ROOM: "Rôle tenu dans un salon",
+}
+
+_ALL = frozenset(Role)
+_NONE: frozenset[Role] = frozenset()
+_ASSEMBLY_WIDE = frozenset({Role.ADMIN, Role.COMITE})
+_LOCAL_WRITERS = frozenset({Role.COPILOTE, Role.RAPPORTEUR, Role.CO_RAPPORTEUR, Role.MEMBER})
+
+
+def _room_action(local: frozenset[Role]) -> dict[Scope, frozenset[Role]]:
+    return {
+        Scope.ASSEMBLY: _ASSEMBLY_WIDE,
+        Scope.GROUP: local,
+        Scope.CHANTIER: local,
+        Scope.ROOM: local,
+    }
+
+
+def _assembly_action(roles: frozenset[Role]) -> dict[Scope, frozenset[Role]]:
+    return {Scope.ASSEMBLY: roles, Scope.GROUP: _NONE, Scope.CHANTIER: _NONE, Scope.ROOM: _NONE}
+
+
+# The permission matrix: action × scope where the role is held × role. Every check in
+# Atelier (HTTP views, WebSocket frames) goes through :func:`allows` on this table.
+# Reading is open to the whole assembly (its members read every room: the statute wants
+# the groups to inform one another); writing is for those who work in the space.
+PERMISSIONS: dict[Permission, dict[Scope, frozenset[Role]]] = {
+    Permission.READ_ROOM: dict.fromkeys(Scope, _ALL),
+    Permission.POST_MESSAGE: _room_action(_LOCAL_WRITERS),
+    Permission.EDIT_OWN_MESSAGE: _room_action(_LOCAL_WRITERS),
+    Permission.DELETE_OWN_MESSAGE: _room_action(_LOCAL_WRITERS),
+    Permission.REACT: _room_action(_LOCAL_WRITERS),
+    Permission.MANAGE_TOPICS: _room_action(frozenset({Role.COPILOTE})),
+    Permission.INVITE_MEMBER: _assembly_action(_ASSEMBLY_WIDE),
+    Permission.ASSIGN_ROLE: _assembly_action(_ASSEMBLY_WIDE),
+    Permission.OVERRIDE_PARITY: _assembly_action(frozenset({Role.ADMIN})),
+    Permission.DEACTIVATE_MEMBER: _assembly_action(frozenset({Role.ADMIN})),
+    Permission.READ_AUDIT: _assembly_action(_ASSEMBLY_WIDE),
+}
+
+ROOM_PERMISSIONS = (
+    Permission.READ_ROOM,
+    Permission.POST_MESSAGE,
+    Permission.EDIT_OWN_MESSAGE,
+    Permission.DELETE_OWN_MESSAGE,
+    Permission.REACT,
+    Permission.MANAGE_TOPICS,
 )
 
-PERMISSIONS: dict[Permission, frozenset[Role]] = {
-    Permission.READ_ROOM: frozenset(Role),
-    Permission.POST_MESSAGE: _WRITERS,
-    Permission.EDIT_OWN_MESSAGE: _WRITERS,
-    Permission.DELETE_OWN_MESSAGE: _WRITERS,
-    Permission.REACT: _WRITERS,
-    Permission.MANAGE_TOPICS: frozenset({Role.ADMIN, Role.COMITE, Role.COPILOTE}),
-}
+Held = Iterable[tuple[Scope, Role]]
 
 
-def allows(roles: Iterable[Role], permission: Permission) -> bool:
-    """True when at least one of ``roles`` grants ``permission``."""
-    granted = PERMISSIONS[permission]
-    return any(role in granted for role in roles)
+def allows(held: Held, permission: Permission) -> bool:
+    """True when one of the ``(scope, role)`` pairs held grants ``permission``."""
+    cells = PERMISSIONS[permission]
+    return any(role in cells[scope] for scope, role in held)
 
 
 def render_matrix_markdown() -> str:
-    """The matrix as a Markdown table (the body of ``docs/permissions.md``)."""
+    """The matrix as Markdown tables, one per scope (the body of ``docs/permissions.md``)."""
     roles = list(Role)
-    head = "| Action | " + " | ".join(ROLE_LABELS[r] for r in roles) + " |"
-    sep = "|---|" + "|".join(":-:" for _ in roles) + "|"
-    rows = [
-        f"| {PERMISSION_LABELS[p]} (`{p.value}`) | "
-        + " | ".join("✅" if r in PERMISSIONS[p] else "—" for r in roles)
-        + " |"
-        for p in Permission
-    ]
-    return "\n".join([head, sep, *rows]) + "\n"
+    out: list[str] = []
+    for scope in Scope:
+        out += [f"#### {SCOPE_LABELS[scope]}", ""]
+        out.append("| Action | " + " | ".join(ROLE_LABELS[r] for r in roles) + " |")
+        out.append("|---|" + "|".join(":-:" for _ in roles) + "|")
+        for permission in Permission:
+            cells = PERMISSIONS[permission][scope]
+            marks = " | ".join("✅" if r in cells else "—" for r in roles)
+            out.append(f"| {PERMISSION_LABELS[permission]} (`{permission.value}`) | {marks} |")
+        out.append("")
+    return "\n".join(out)

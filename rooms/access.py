@@ -1,17 +1,12 @@
 """Which roles a person holds in a room, and the one place rooms permissions are checked.
 
 Roles come from memberships in the room's *spaces*, from the widest to the narrowest:
-``assembly`` → ``group:<id>`` → ``chantier:<id>`` → ``room:<id>``.
-
-- assembly ``admin`` and ``comite`` apply in every room;
-- a group role applies to the group's room and to the rooms of its chantiers;
-- a chantier role applies to the chantier's rooms; a room role to that room only;
-- an assembly member (or observer) with no role in the room's spaces reads it as an
-  *observateur*: rooms are open to the whole assembly (thematic "décloisonnement"), but
-  one writes where one works.
-
-A mandate outside its dates grants nothing. Everyone else gets ``RoomNotFound``, so the
-existence of a room is not revealed to strangers.
+``assembly`` → ``group:<id>`` → ``chantier:<id>`` → ``room:<id>``. Each current
+membership gives a ``(scope, role)`` pair; :data:`auth.roles.PERMISSIONS` says what each
+pair allows (e.g. an assembly ``membre`` reads every room; a group ``membre`` writes in
+the group's rooms and its chantiers' rooms). A mandate outside its dates grants nothing.
+Someone holding no pair that reads the room gets ``RoomNotFound``, so the existence of a
+room is not revealed to strangers.
 """
 
 from __future__ import annotations
@@ -22,12 +17,11 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth.roles import Permission, Role, allows
+from auth.roles import Permission, Role, Scope, allows, scope_of
 from rooms.errors import NotAllowed, RoomNotFound
 from rooms.models import Chantier, Membership, Room
 
 ASSEMBLY = "assembly"
-_ASSEMBLY_WIDE = frozenset({Role.ADMIN, Role.COMITE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +30,14 @@ class RoomAccess:
 
     room: Room
     user_id: int
-    roles: frozenset[Role]
+    held: frozenset[tuple[Scope, Role]]
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset(role for _, role in self.held)
 
     def allows(self, permission: Permission) -> bool:
-        return allows(self.roles, permission)
+        return allows(self.held, permission)
 
     @property
     def allows_post(self) -> bool:
@@ -85,16 +83,9 @@ async def active_roles(
     return held
 
 
-def effective_roles(held: dict[str, set[Role]]) -> frozenset[Role]:
-    """Fold the roles held per space into the roles that apply in the room (pure)."""
-    assembly = held.get(ASSEMBLY, set())
-    roles = set(assembly & _ASSEMBLY_WIDE)
-    for space, space_roles in held.items():
-        if space != ASSEMBLY:
-            roles |= space_roles
-    if not roles and assembly:
-        roles.add(Role.OBSERVER)
-    return frozenset(roles)
+def held_pairs(held: dict[str, set[Role]]) -> frozenset[tuple[Scope, Role]]:
+    """The ``(scope, role)`` pairs of the roles held per space (pure)."""
+    return frozenset((scope_of(space), role) for space, roles in held.items() for role in roles)
 
 
 async def access_room(
@@ -112,10 +103,10 @@ async def access_room(
     room = await session.get(Room, room_id)
     if room is None:
         raise RoomNotFound(room_id=room_id)
-    roles = effective_roles(await active_roles(session, user_id, await room_spaces(session, room)))
-    if not roles:
+    held = held_pairs(await active_roles(session, user_id, await room_spaces(session, room)))
+    if not allows(held, Permission.READ_ROOM):
         raise RoomNotFound(room_id=room_id)
-    access = RoomAccess(room=room, user_id=user_id, roles=roles)
+    access = RoomAccess(room=room, user_id=user_id, held=held)
     if not access.allows(permission):
         raise NotAllowed(permission=permission.value, room_id=room_id)
     return access
@@ -155,3 +146,14 @@ async def readable_room_ids(session: AsyncSession, user_id: int) -> set[int]:
         )
     )
     return set((await session.scalars(query)).all())
+
+
+async def check_assembly(session: AsyncSession, user_id: int, permission: Permission) -> None:
+    """Check an assembly-wide action (inviting, assigning roles, reading the audit).
+
+    Raises:
+        NotAllowed: the roles ``user_id`` holds in the assembly do not grant it.
+    """
+    held = held_pairs(await active_roles(session, user_id, [ASSEMBLY]))
+    if not allows(held, permission):
+        raise NotAllowed(permission=permission.value)

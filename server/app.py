@@ -23,10 +23,12 @@ from server.config import Settings, load_settings
 from server.database import Database, make_engine
 from server.gateway import chat_endpoint
 from server.hub import Hub
+from server.mailer import create_mailer
+from server.oidc import create_oidc_client
 from server.ratelimit import RateLimiter
 from server.state import AppState
 from server.templates import STATIC_DIR
-from server.views import api, pages
+from server.views import api, oidc, pages
 
 SECURITY_HEADERS = [
     (
@@ -89,6 +91,8 @@ def routes() -> list[Route | Mount | WebSocketRoute]:
         Route("/", pages.home, name="home"),
         Route("/connexion", pages.login_form, methods=["GET"], name="login"),
         Route("/connexion", pages.login, methods=["POST"]),
+        Route("/connexion/oidc", oidc.oidc_login, methods=["GET"], name="oidc_login"),
+        Route("/connexion/oidc/retour", oidc.oidc_callback, methods=["GET"], name="oidc_callback"),
         Route("/deconnexion", pages.logout, methods=["POST"], name="logout"),
         Route("/salons/{room_id:int}", pages.room_page, name="room"),
         Route("/accessibilite", pages.accessibility, name="accessibility"),
@@ -109,6 +113,7 @@ def routes() -> list[Route | Mount | WebSocketRoute]:
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the ASGI app; resources open and close in its lifespan."""
     settings = settings or load_settings()
+    oidc_client = create_oidc_client(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -123,6 +128,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             broker=broker,
             hub=hub,
             rate_limiter=RateLimiter(settings.rate_limit_messages, settings.rate_limit_window_secs),
+            mailer=create_mailer(settings.smtp_url, settings.mail_from, settings.mail_outbox_dir),
+            oidc=oidc_client,
         )
         try:
             yield

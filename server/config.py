@@ -22,6 +22,7 @@ DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{ROOT / 'var' / 'atelier.db'}"
 DEFAULT_OIDC_DISPLAY_NAME = "ProConnect"
 DEFAULT_OIDC_SCOPES = "openid email profile"
 DEFAULT_CONTACT_EMAIL = "assemblee-territoires@laregion.fr"
+DEFAULT_MAIL_FROM = "Atelier <atelier@assemblee-territoires.invalid>"
 
 
 class ConfigError(ValueError):
@@ -58,6 +59,13 @@ class Settings:
     secret_key: str = field(default="", repr=False)
     # Whom people who are not members are told to write to (the comité d'animation).
     contact_email: str = DEFAULT_CONTACT_EMAIL
+    # Mail (invitations, password resets): SMTP in production; without SMTP_URL each
+    # mail is written to MAIL_OUTBOX_DIR and its link logged, so ``make run`` needs none.
+    smtp_url: str = field(default="", repr=False)
+    mail_from: str = DEFAULT_MAIL_FROM
+    mail_outbox_dir: Path = field(default=ROOT / "var" / "mail")
+    # The address members use, for links in mails; empty: taken from the request.
+    public_url: str = ""
 
     @property
     def is_sqlite(self) -> bool:
@@ -125,6 +133,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
             "oidc_scopes": config("OIDC_SCOPES", default=DEFAULT_OIDC_SCOPES),
             "secret_key": config("SECRET_KEY", default=""),
             "contact_email": config("CONTACT_EMAIL", default=DEFAULT_CONTACT_EMAIL),
+            "smtp_url": config("SMTP_URL", default=""),
+            "mail_from": config("MAIL_FROM", default=DEFAULT_MAIL_FROM),
+            "mail_outbox_dir": Path(config("MAIL_OUTBOX_DIR", default=str(ROOT / "var" / "mail"))),
+            "public_url": config("PUBLIC_URL", default="").rstrip("/"),
         }
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
@@ -138,6 +150,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         raise ConfigError("REDIS_URL must start with redis:// or rediss://")
     if settings.send_queue_limit < 10 or settings.rate_limit_messages < 1:
         raise ConfigError("SEND_QUEUE_LIMIT must be >= 10 and RATE_LIMIT_MESSAGES >= 1")
+    if settings.smtp_url and urlsplit(settings.smtp_url).scheme not in ("smtp", "smtps"):
+        raise ConfigError("SMTP_URL must start with smtp:// or smtps://")
     if settings.secret_key and len(settings.secret_key) < 32:
         raise ConfigError("SECRET_KEY must be at least 32 characters long")
     _check_oidc(settings)

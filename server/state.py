@@ -16,6 +16,8 @@ from server.broker import Broker
 from server.config import Settings
 from server.database import Database
 from server.hub import Hub
+from server.mailer import Mailer
+from server.oidc import OidcClient
 from server.ratelimit import RateLimiter
 
 SESSION_COOKIE = "atelier_session"
@@ -35,6 +37,8 @@ class AppState:
     broker: Broker
     hub: Hub
     rate_limiter: RateLimiter
+    mailer: Mailer
+    oidc: OidcClient | None = None  # the OpenID provider, when one is configured
 
     async def authenticate(self, cookies: Mapping[str, str]) -> User | None:
         """The signed-in user for these cookies, or ``None``."""

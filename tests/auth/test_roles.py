@@ -4,35 +4,65 @@ from __future__ import annotations
 
 import pytest
 
-from auth.roles import PERMISSIONS, Permission, Role, allows, render_matrix_markdown
+from auth.roles import (
+    PERMISSIONS,
+    ROOM_PERMISSIONS,
+    Permission,
+    Role,
+    Scope,
+    allows,
+    render_matrix_markdown,
+    scope_of,
+)
 
 WRITE = [Permission.POST_MESSAGE, Permission.EDIT_OWN_MESSAGE, Permission.DELETE_OWN_MESSAGE,
          Permission.REACT]  # fmt: skip
 
 
+@pytest.mark.parametrize("scope", list(Scope))
 @pytest.mark.parametrize("role", list(Role))
-def test_everyone_with_a_role_reads(role: Role) -> None:
-    assert allows([role], Permission.READ_ROOM)
+def test_every_role_anywhere_reads(scope: Scope, role: Role) -> None:
+    assert allows([(scope, role)], Permission.READ_ROOM)
 
 
 @pytest.mark.parametrize("permission", WRITE)
-def test_observers_only_read(permission: Permission) -> None:
-    assert not allows([Role.OBSERVER], permission)
-    assert allows([Role.OBSERVER, Role.MEMBER], permission)
+def test_writing_needs_a_working_role_in_the_space(permission: Permission) -> None:
+    assert not allows([(Scope.GROUP, Role.OBSERVER)], permission)
+    assert not allows([(Scope.ASSEMBLY, Role.MEMBER)], permission)  # reads everywhere only
+    assert allows([(Scope.ASSEMBLY, Role.MEMBER), (Scope.CHANTIER, Role.MEMBER)], permission)
+    assert allows([(Scope.ASSEMBLY, Role.COMITE)], permission)
 
 
-def test_only_copilots_comite_and_admins_manage_topics() -> None:
-    assert PERMISSIONS[Permission.MANAGE_TOPICS] == {Role.ADMIN, Role.COMITE, Role.COPILOTE}
-    assert not allows([Role.MEMBER, Role.RAPPORTEUR, Role.CO_RAPPORTEUR], Permission.MANAGE_TOPICS)
+def test_assembly_actions_only_count_assembly_roles() -> None:
+    assert allows([(Scope.ASSEMBLY, Role.COMITE)], Permission.INVITE_MEMBER)
+    assert not allows([(Scope.GROUP, Role.COPILOTE)], Permission.INVITE_MEMBER)
+    assert not allows([(Scope.ASSEMBLY, Role.COMITE)], Permission.OVERRIDE_PARITY)
+    assert allows([(Scope.ASSEMBLY, Role.ADMIN)], Permission.OVERRIDE_PARITY)
 
 
 def test_no_role_no_permission() -> None:
     assert not any(allows([], p) for p in Permission)
 
 
+def test_scope_of_spaces() -> None:
+    assert scope_of("assembly") is Scope.ASSEMBLY
+    assert scope_of("group:3") is Scope.GROUP
+    assert scope_of("chantier:8") is Scope.CHANTIER
+    assert scope_of("room:12") is Scope.ROOM
+
+
 def test_matrix_documents_every_cell() -> None:
-    table = render_matrix_markdown().splitlines()
-    assert len(table) == 2 + len(Permission)
-    for permission, row in zip(Permission, table[2:], strict=True):
-        cells = [c.strip() for c in row.strip("|").split("|")][1:]
-        assert cells == ["✅" if r in PERMISSIONS[permission] else "—" for r in Role]
+    text = render_matrix_markdown()
+    for scope in Scope:
+        section = text.split("#### ")[list(Scope).index(scope) + 1]
+        rows = [line for line in section.splitlines() if line.startswith("| ") and "`" in line]
+        assert len(rows) == len(Permission)
+        for permission, row in zip(Permission, rows, strict=True):
+            cells = [c.strip() for c in row.strip("|").split("|")][1:]
+            granted = PERMISSIONS[permission][scope]
+            assert cells == ["✅" if r in granted else "—" for r in Role], (scope, permission)
+
+
+def test_room_permissions_cover_every_room_action() -> None:
+    assert set(ROOM_PERMISSIONS) == {p for p in Permission if p.value.split(".")[0] in
+                                     {"room", "message", "reaction", "topic"}}  # fmt: skip

@@ -27,6 +27,7 @@ HTTP_STATUS: dict[str, int] = {
     "bad_frame": 400,
     "rate_limited": 429,
     "too_many_attempts": 429,
+    "csrf_failed": 403,
     "weak_password": 422,
     "invalid_token": 410,
     "not_a_member": 403,

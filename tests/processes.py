@@ -92,6 +92,10 @@ class ServerProcess:
 def login_cookie(base_url: str, email: str, password: str = "atelier-demo") -> str:  # noqa: S107
     """Sign in through the real form and return the session cookie value."""
     with httpx.Client(base_url=base_url, follow_redirects=False) as client:
-        response = client.post("/connexion", data={"email": email, "password": password})
+        client.get("/connexion")  # hands out the CSRF token the form carries
+        token = client.cookies["atelier_csrf"]
+        response = client.post(
+            "/connexion", data={"email": email, "password": password, "csrf": token}
+        )
         assert response.status_code == 303, response.text
         return response.cookies["atelier_session"]

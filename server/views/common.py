@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 from auth.models import User
 from server import errors
+from server.csrf import check_csrf, csrf_token, set_csrf_cookie
 from server.i18n import translate
 from server.state import AppState
 from server.templates import js_catalogue, request_locale, templates
@@ -28,7 +29,7 @@ async def current_user(request: Request) -> User | None:
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
     locale = request_locale(request)
-    return templates.TemplateResponse(
+    response = templates.TemplateResponse(
         request,
         name,
         {
@@ -36,10 +37,13 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
             "locale": locale,
             "user": getattr(request.state, "user", None),
             "js_strings": js_catalogue(locale),
+            "csrf_token": csrf_token(request),
             **context,
         },
         status_code=status_code,
     )
+    set_csrf_cookie(request, response)
+    return response
 
 
 def error_response(request: Request, exc: Exception) -> JSONResponse:
@@ -58,3 +62,23 @@ def int_param(request: Request, name: str, default: int | None = None) -> int | 
         return int(raw)
     except ValueError:
         raise errors.BadRequest(field=name) from None
+
+
+async def checked_form(request: Request) -> Any:
+    """The posted form, once its CSRF token is checked (every POST view starts here).
+
+    Raises:
+        CsrfFailed: see :func:`server.csrf.check_csrf`.
+    """
+    form = await request.form()
+    check_csrf(request, form)
+    return form
+
+
+def csrf_refused(request: Request) -> Response:
+    return render(
+        request,
+        "error.html",
+        status_code=403,
+        message=translate(request_locale(request), "error.csrf_failed"),
+    )

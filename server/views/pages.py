@@ -17,10 +17,11 @@ from rooms.errors import RoomsError
 from rooms.limits import DEFAULT_TOPIC, MAX_MESSAGE_SOURCE_BYTES, MAX_TOPIC_CHARS
 from rooms.models import Chantier, Group, Room, Saisine
 from rooms.queries import list_messages, list_topics, unread_counts
+from server.csrf import CsrfFailed
 from server.i18n import LOCALES, translate
 from server.state import SECURE_SESSION_COOKIE, SESSION_COOKIE, session_token
 from server.templates import request_locale
-from server.views.common import app_state, current_user, render
+from server.views.common import app_state, checked_form, csrf_refused, current_user, render
 
 
 def _safe_next(target: str | None) -> str:
@@ -122,7 +123,10 @@ async def login_form(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    form = await request.form()
+    try:
+        form = await checked_form(request)
+    except CsrfFailed:
+        return csrf_refused(request)
     email = str(form.get("email", ""))[:254]
     password = str(form.get("password", ""))[:1024]
     target = _safe_next(str(form.get("next", "/")))
@@ -171,6 +175,10 @@ def client_ip(request: Request) -> str | None:
 
 
 async def logout(request: Request) -> Response:
+    try:
+        await checked_form(request)
+    except CsrfFailed:
+        return csrf_refused(request)
     token = session_token(request.cookies)
     if token:
         async with app_state(request).db.transaction() as session:
@@ -187,7 +195,10 @@ async def accessibility(request: Request) -> Response:
 
 
 async def set_language(request: Request) -> Response:
-    form = await request.form()
+    try:
+        form = await checked_form(request)
+    except CsrfFailed:
+        return csrf_refused(request)
     lang = str(form.get("lang", "fr"))
     response = RedirectResponse(_safe_next(str(form.get("next", "/"))), status_code=303)
     if lang in LOCALES:

@@ -7,6 +7,7 @@ import pytest
 
 from tests.conftest import LiveServer
 from tests.factories import PASSWORD, World
+from tests.forms import post_form
 
 
 @pytest.fixture
@@ -22,8 +23,8 @@ async def test_sign_in_sets_a_session_cookie_and_sign_out_revokes_it(
     form = await http.get("/connexion")
     assert form.status_code == 200
     assert 'lang="fr"' in form.text
-    response = await http.post(
-        "/connexion", data={"email": "MARIE@test.atelier ", "password": PASSWORD, "next": "/"}
+    response = await post_form(
+        http, "/connexion", data={"email": "MARIE@test.atelier ", "password": PASSWORD, "next": "/"}
     )
     assert response.status_code == 303
     cookie = response.headers["set-cookie"]
@@ -35,7 +36,7 @@ async def test_sign_in_sets_a_session_cookie_and_sign_out_revokes_it(
     assert "Groupe 1" in home.text
     assert "Chantier 1.1" in home.text
     token = http.cookies["atelier_session"]
-    assert (await http.post("/deconnexion")).status_code == 303
+    assert (await post_form(http, "/deconnexion", {})).status_code == 303
     http.cookies.set("atelier_session", token)
     assert (await http.get("/")).status_code == 303  # the old session is dead
 
@@ -43,8 +44,12 @@ async def test_sign_in_sets_a_session_cookie_and_sign_out_revokes_it(
 async def test_wrong_password_and_unknown_account_get_the_same_answer(
     server: LiveServer, world: World, http: httpx.AsyncClient
 ) -> None:
-    wrong = await http.post("/connexion", data={"email": "marie@test.atelier", "password": "x"})
-    unknown = await http.post("/connexion", data={"email": "nobody@test.atelier", "password": "x"})
+    wrong = await post_form(
+        http, "/connexion", data={"email": "marie@test.atelier", "password": "x"}
+    )
+    unknown = await post_form(
+        http, "/connexion", data={"email": "nobody@test.atelier", "password": "x"}
+    )
     assert wrong.status_code == unknown.status_code == 401
     assert "Adresse ou mot de passe incorrect" in wrong.text
     assert "Adresse ou mot de passe incorrect" in unknown.text
@@ -55,7 +60,8 @@ async def test_sign_in_never_redirects_off_site(
     server: LiveServer, world: World, http: httpx.AsyncClient
 ) -> None:
     for target in ("https://evil.example/", "//evil.example", "/\\evil.example"):
-        response = await http.post(
+        response = await post_form(
+            http,
             "/connexion",
             data={"email": "marie@test.atelier", "password": PASSWORD, "next": target},
         )
@@ -65,13 +71,15 @@ async def test_sign_in_never_redirects_off_site(
 async def test_cross_site_posts_are_refused(
     server: LiveServer, world: World, http: httpx.AsyncClient
 ) -> None:
-    refused = await http.post(
+    refused = await post_form(
+        http,
         "/connexion",
         data={"email": "marie@test.atelier", "password": PASSWORD},
         headers={"Origin": "https://evil.example"},
     )
     assert refused.status_code == 403
-    same = await http.post(
+    same = await post_form(
+        http,
         "/connexion",
         data={"email": "marie@test.atelier", "password": PASSWORD},
         headers={"Origin": server.base_url},
@@ -105,7 +113,7 @@ async def test_room_page_and_its_boot_data(
 async def test_english_is_available(
     server: LiveServer, world: World, http: httpx.AsyncClient
 ) -> None:
-    switched = await http.post("/langue", data={"lang": "en", "next": "/connexion"})
+    switched = await post_form(http, "/langue", data={"lang": "en", "next": "/connexion"})
     assert switched.status_code == 303
     page = await http.get("/connexion")
     assert 'lang="en"' in page.text
@@ -123,3 +131,24 @@ async def test_unread_api(server: LiveServer, world: World, http: httpx.AsyncCli
     http.cookies.set("atelier_session", world.cookies["marie"])
     body = (await http.get("/api/unread")).json()
     assert set(body["rooms"]) == {str(world.group_room), str(world.chantier_room)}
+
+
+async def test_every_form_post_needs_the_csrf_token(
+    server: LiveServer, world: World, http: httpx.AsyncClient
+) -> None:
+    from starlette.routing import Route
+
+    http.cookies.set("atelier_session", world.cookies["marie"])
+    await http.get("/connexion")  # the browser has a token, but the forged form lacks it
+    posts = [
+        r.path
+        for r in server.app.routes
+        if isinstance(r, Route) and "POST" in (r.methods or ()) and "{" not in r.path
+    ]
+    assert {"/connexion", "/deconnexion", "/langue"} <= set(posts)
+    for path in posts:
+        forged = await http.post(path, data={"email": "marie@test.atelier", "lang": "en"})
+        assert forged.status_code == 403, path
+        assert "formulaire a expiré" in forged.text, path
+    # Nothing happened: still signed in.
+    assert (await http.get("/api/unread")).status_code == 200

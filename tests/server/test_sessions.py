@@ -13,6 +13,7 @@ from auth.sessions import revoke_all_sessions
 from rooms.actions.structure import do_revoke_role
 from tests.conftest import LiveServer
 from tests.factories import PASSWORD, World
+from tests.forms import post_form
 from tests.wsclient import ProtocolClient
 
 
@@ -26,14 +27,14 @@ async def test_signing_out_closes_that_sessions_sockets_at_once(
     server: LiveServer, world: World
 ) -> None:
     async with httpx.AsyncClient(base_url=server.base_url) as http:
-        signed_in = await http.post(
-            "/connexion", data={"email": "marie@test.atelier", "password": PASSWORD}
+        signed_in = await post_form(
+            http, "/connexion", data={"email": "marie@test.atelier", "password": PASSWORD}
         )
         assert signed_in.status_code == 303
         token = http.cookies["atelier_session"]
         this_tab = await ProtocolClient.connect(server.ws_url, token)
         other_device = await ProtocolClient.connect(server.ws_url, world.cookies["marie"])
-        await http.post("/deconnexion")
+        await post_form(http, "/deconnexion", {})
     assert await closed_within(this_tab, 5) == 4001
     # Another device's session is another session: it stays.
     assert (await other_device.request("ping"))["type"] == "pong"
@@ -99,19 +100,21 @@ async def test_removal_from_a_group_stops_its_rooms_within_a_second(
 async def test_sign_in_is_throttled_per_account(server: LiveServer, world: World) -> None:
     async with httpx.AsyncClient(base_url=server.base_url) as http:
         for _ in range(5):
-            wrong = await http.post(
-                "/connexion", data={"email": "marie@test.atelier", "password": "pas le bon"}
+            wrong = await post_form(
+                http, "/connexion", data={"email": "marie@test.atelier", "password": "pas le bon"}
             )
             assert wrong.status_code == 401
         # Even the right password waits now; an unknown account is throttled the same way.
-        right = await http.post(
-            "/connexion", data={"email": "marie@test.atelier", "password": PASSWORD}
+        right = await post_form(
+            http, "/connexion", data={"email": "marie@test.atelier", "password": PASSWORD}
         )
         assert right.status_code == 429
         assert "Trop de tentatives" in right.text
         for _ in range(5):
-            await http.post("/connexion", data={"email": "nobody@test.atelier", "password": "x"})
-        ghost = await http.post(
-            "/connexion", data={"email": "nobody@test.atelier", "password": "x"}
+            await post_form(
+                http, "/connexion", data={"email": "nobody@test.atelier", "password": "x"}
+            )
+        ghost = await post_form(
+            http, "/connexion", data={"email": "nobody@test.atelier", "password": "x"}
         )
         assert ghost.status_code == 429

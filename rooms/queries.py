@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from auth.models import User
-from rooms.models import Mention, Message, Reaction, ReadMarker, RoomEvent
-from rooms.shapes import message_shape, reply_shape
+from rooms.models import Mention, Message, Reaction, ReadMarker, Room, RoomEvent
+from rooms.shapes import iso, message_shape, reply_shape
 
 MAX_PAGE = 200
 
@@ -166,3 +166,24 @@ async def unread_counts(
         entry["mentions"] += mentioned
         entry["topics"][topic] = {"unread": unread, "mentions": mentioned}
     return counts
+
+
+async def export_messages(session: AsyncSession, user_id: int) -> list[dict[str, Any]]:
+    """Every message ``user_id`` wrote (for their data export), oldest first."""
+    rows = await session.execute(
+        select(Message, Room.name)
+        .join(Room, Room.id == Message.room_id)
+        .where(Message.author_id == user_id)
+        .order_by(Message.id)
+    )
+    return [
+        {
+            "room": room_name,
+            "topic": message.topic,
+            "source": message.source,
+            "created_at": iso(message.created_at),
+            "edited_at": iso(message.edited_at),
+            "deleted": message.deleted_at is not None,
+        }
+        for message, room_name in rows
+    ]

@@ -28,7 +28,7 @@ from server.oidc import create_oidc_client
 from server.ratelimit import RateLimiter
 from server.state import AppState
 from server.templates import STATIC_DIR
-from server.views import api, oidc, pages
+from server.views import account, admin, api, oidc, pages
 
 SECURITY_HEADERS = [
     (
@@ -97,6 +97,20 @@ def routes() -> list[Route | Mount | WebSocketRoute]:
         Route("/salons/{room_id:int}", pages.room_page, name="room"),
         Route("/accessibilite", pages.accessibility, name="accessibility"),
         Route("/langue", pages.set_language, methods=["POST"], name="language"),
+        Route("/invitation/{token}", account.invitation, methods=["GET", "POST"]),
+        Route("/mot-de-passe/oublie", account.reset_request, methods=["GET", "POST"]),
+        Route("/mot-de-passe/nouveau/{token}", account.reset_password, methods=["GET", "POST"]),
+        Route("/profil", account.profile, methods=["GET", "POST"], name="profile"),
+        Route("/profil/mot-de-passe", account.change_password, methods=["POST"]),
+        Route("/profil/sessions/fin", account.end_other_sessions, methods=["POST"]),
+        Route("/profil/export.json", account.export),
+        Route("/profil/suppression", account.delete_account, methods=["POST"]),
+        Route("/admin/membres", admin.members, name="admin_members"),
+        Route("/admin/invitations", admin.invite, methods=["POST"]),
+        Route("/admin/roles", admin.assign_role, methods=["POST"]),
+        Route("/admin/roles/retrait", admin.remove_role, methods=["POST"]),
+        Route("/admin/membres/{user_id:int}/desactivation", admin.deactivate, methods=["POST"]),
+        Route("/admin/journal", admin.audit_log),
         Route("/api/rooms/{room_id:int}/messages", api.room_messages),
         Route("/api/rooms/{room_id:int}/events", api.room_events),
         Route("/api/rooms/{room_id:int}/topics", api.room_topics),

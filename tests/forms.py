@@ -11,7 +11,7 @@ CSRF_COOKIE = "atelier_csrf"
 
 async def csrf(http: httpx.AsyncClient) -> str:
     if CSRF_COOKIE not in http.cookies:
-        await http.get("/connexion")
+        await http.get("/accessibilite")  # any rendered page hands the token out
     return http.cookies[CSRF_COOKIE]
 
 

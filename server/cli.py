@@ -15,6 +15,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 
+from server import cli_members
 from server.config import ROOT, Settings, load_settings
 
 MIGRATIONS = ROOT / "server" / "migrations"
@@ -100,12 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("demo", help="charger l'assemblée de démonstration (base vide)")
     perms = sub.add_parser("permissions", help="réécrire la matrice de docs/permissions.md")
     perms.add_argument("--file", default=str(ROOT / "docs" / "permissions.md"))
+    cli_members.add_parsers(sub)
     args = parser.parse_args(argv)
     settings = load_settings()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
 
+    if args.command in ("admin", "members"):
+        return asyncio.run(cli_members.run(args, settings))
     if args.command == "migrate":
         migrate(settings)
     elif args.command == "demo":

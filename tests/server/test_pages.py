@@ -152,3 +152,29 @@ async def test_every_form_post_needs_the_csrf_token(
         assert "formulaire a expiré" in forged.text, path
     # Nothing happened: still signed in.
     assert (await http.get("/api/unread")).status_code == 200
+
+
+async def test_over_https_the_cookie_is_host_prefixed_and_secure(
+    server: LiveServer, world: World, http: httpx.AsyncClient
+) -> None:
+    # uvicorn trusts X-Forwarded-Proto from the local proxy, as behind nginx.
+    https = {"X-Forwarded-Proto": "https"}
+    page = await http.get("/accessibilite", headers=https)
+    assert "Secure" in page.headers["set-cookie"]  # the CSRF cookie too
+    # The test client speaks plain HTTP, so it would not send a Secure cookie: hand it over.
+    http.cookies.set("atelier_csrf", "t" * 43)
+    response = await http.post(
+        "/connexion",
+        data={"email": "marie@test.atelier", "password": PASSWORD, "csrf": "t" * 43},
+        headers={**https, "Origin": f"https://127.0.0.1:{server.port}"},
+    )
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("__Host-atelier_session=")
+    assert "Secure" in cookie
+    assert "Path=/" in cookie
+    assert "Domain" not in cookie
+    token = cookie.split("=", 1)[1].split(";", 1)[0]
+    async with httpx.AsyncClient(base_url=server.base_url) as again:
+        again.cookies.set("__Host-atelier_session", token)
+        assert (await again.get("/api/unread")).status_code == 200

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -126,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         migrate(settings)
         if args.demo:
             asyncio.run(load_demo_if_empty(settings))
+        settings = dataclasses.replace(settings, demo=bool(args.demo))
         host, port = args.host or settings.host, args.port or settings.port
         print(f"Atelier : http://{host}:{port}")
         uvicorn.run(

@@ -66,6 +66,8 @@ class Settings:
     mail_outbox_dir: Path = field(default=ROOT / "var" / "mail")
     # The address members use, for links in mails; empty: taken from the request.
     public_url: str = ""
+    # Set by ``atelier run --demo``: the sign-in page shows the demo accounts' password.
+    demo: bool = False
 
     @property
     def is_sqlite(self) -> bool:

@@ -258,6 +258,9 @@ class Hub:
     async def _on_message(self, channel: str, message: str) -> None:
         if channel == RESYNC:
             await self.resync()
+            # Presence announcements sent while the broker was away are lost too.
+            for room_id in list(self._local_presence):
+                await self._announce(room_id)
             return
         kind, _, rest = channel.partition(":")
         if kind == "room":

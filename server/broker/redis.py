@@ -14,6 +14,8 @@ import uuid
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from server.broker.base import RESYNC
@@ -35,8 +37,14 @@ class RedisBroker:
         self.connected = asyncio.Event()
 
     async def connect(self) -> None:
+        # No silent retries: a failed publish must fail fast (the database repairs it) and
+        # a dropped subscription must surface, so that the reader reconnects and RESYNCs.
         self._client = aioredis.from_url(
-            self._url, socket_connect_timeout=2, socket_timeout=None, health_check_interval=5
+            self._url,
+            socket_connect_timeout=2,
+            socket_timeout=None,
+            health_check_interval=5,
+            retry=Retry(NoBackoff(), 0),
         )
         self._reader = asyncio.create_task(self._read_forever(), name="redis-broker-reader")
 

@@ -11,8 +11,9 @@ from starlette.responses import RedirectResponse, Response
 
 from auth.actions import check_password_login, do_record_login_failure
 from auth.errors import InvalidCredentials, TooManyAttempts
+from auth.roles import Permission
 from auth.sessions import SESSION_LIFETIME, open_session, revoke_session
-from rooms.access import access_room, readable_room_ids
+from rooms.access import access_room, check_assembly, readable_room_ids
 from rooms.errors import RoomsError
 from rooms.limits import DEFAULT_TOPIC, MAX_MESSAGE_SOURCE_BYTES, MAX_TOPIC_CHARS
 from rooms.models import Chantier, Group, Room, Saisine
@@ -48,6 +49,11 @@ async def home(request: Request) -> Response:
         saisines = list((await session.scalars(select(Saisine).order_by(Saisine.number))).all())
         readable = await readable_room_ids(session, user.id)
         counts = await unread_counts(session, user.id, sorted(readable))
+        try:
+            await check_assembly(session, user.id, Permission.ASSIGN_ROLE)
+            can_admin = True
+        except RoomsError:
+            can_admin = False
     room_of_group = {r.group_id: r for r in rooms if r.chantier_id is None and r.group_id}
     room_of_chantier = {r.chantier_id: r for r in rooms if r.chantier_id}
     chantier_titles = {c.id: c.title for c in chantiers}
@@ -71,6 +77,7 @@ async def home(request: Request) -> Response:
         readable=readable,
         saisines=saisines,
         chantier_titles=chantier_titles,
+        can_admin=can_admin,
     )
 
 

@@ -40,7 +40,7 @@ REASON_NO_EMAIL = "no_email"
 REASON_INACTIVE = "inactive"
 
 #: Called when an invitation is accepted through OpenID Connect, inside the transaction,
-#: to give the invitee the invitation's spaces and roles.
+#: to give the invitee the invitation's spaces and roles (and audit the acceptance).
 InvitationHook = Callable[[AsyncSession, Invitation, User], Awaitable[Any] | Any]
 
 
@@ -64,8 +64,8 @@ class OidcSignIn:
     invitation: Invitation | None = None
 
 
-def _is_member(user: User | None) -> bool:
-    return user is not None and user.is_active and user.anonymised_at is None
+def _is_member(user: User) -> bool:
+    return user.is_active and user.anonymised_at is None
 
 
 async def find_pending_invitation(session: AsyncSession, email: str) -> Invitation | None:
@@ -80,6 +80,7 @@ async def find_pending_invitation(session: AsyncSession, email: str) -> Invitati
         )
         .order_by(Invitation.created_at.desc(), Invitation.id.desc())
         .limit(1)
+        .with_for_update()
     )
 
 
@@ -99,16 +100,18 @@ async def _accept_invitation(
     )
     invitation.accepted_at = utcnow()
     invitation.user_id = user.id
-    audit.record(
-        session,
-        audit.INVITATION_ACCEPTED,
-        actor_id=user.id,
-        target_user_id=user.id,
-        ip=ip,
-        invitation_id=invitation.id,
-        via="oidc",
-    )
-    if on_invitation_accepted is not None:
+    if on_invitation_accepted is None:
+        audit.record(
+            session,
+            audit.INVITATION_ACCEPTED,
+            actor_id=user.id,
+            target_user_id=user.id,
+            ip=ip,
+            invitation_id=invitation.id,
+            via="oidc",
+        )
+    else:
+        # The invitation acceptance proper (grants, its audit event) belongs to rooms.
         result = on_invitation_accepted(session, invitation, user)
         if inspect.isawaitable(result):
             await result
@@ -208,6 +211,7 @@ async def do_record_oidc_refusal(
     subject: str | None = None,
     email: str | None = None,
     ip: str | None = None,
+    detail: str | None = None,
 ) -> None:
     """Audit a refused OpenID Connect sign-in (not a member, or a failed protocol check)."""
     target = None
@@ -224,4 +228,5 @@ async def do_record_oidc_refusal(
         issuer=issuer[:300],
         subject=subject[:255] if subject else None,
         email=normalise_email(email)[:254] if email else None,
+        detail=detail[:200] if detail else None,
     )

@@ -50,6 +50,12 @@ def invitation_hook() -> InvitationHook | None:
     return None
 
 
+def callback_url(request: Request) -> str:
+    """The redirect URI registered at the provider: ``PUBLIC_URL`` or this request's site."""
+    base = app_state(request).settings.public_url or str(request.base_url).rstrip("/")
+    return base + request.app.url_path_for("oidc_callback")
+
+
 def _client(request: Request) -> OidcClient:
     client = app_state(request).oidc
     if client is None:
@@ -78,7 +84,7 @@ async def oidc_login(request: Request) -> Response:
     target = _safe_next(request.query_params.get("next"))
     if await current_user(request) is not None:
         return RedirectResponse(target, status_code=303)
-    redirect_uri = str(request.url_for("oidc_callback"))
+    redirect_uri = callback_url(request)
     try:
         return await client.start(request, redirect_uri, target)
     except OidcFailure as exc:
@@ -101,7 +107,9 @@ async def oidc_callback(request: Request) -> Response:
             client.clear_pending(response)
             return response
         async with state.db.transaction() as session:
-            await do_record_oidc_refusal(session, exc.reason, issuer=client.issuer, ip=ip)
+            await do_record_oidc_refusal(
+                session, exc.reason, issuer=client.issuer, ip=ip, detail=exc.detail
+            )
         return _page(request, client, "failed", exc.status_code)
 
     target = _safe_next(client.pending_next(request))

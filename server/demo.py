@@ -283,4 +283,5 @@ async def load_demo(session: AsyncSession) -> dict[str, str]:
         _email("Sophie Vidal"): "copilote, groupe 1",
         _email("Hélène Marty"): "comité d'animation",
         _email("Louise Fournier"): "observatrice (lecture seule)",
+        _email("Administration Atelier"): "administration (membres et rôles)",
     }

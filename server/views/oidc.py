@@ -8,10 +8,10 @@ sign-in. Non-members get ``not_member.html`` (403) and every refusal is audited.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from urllib.parse import urlencode
 
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -20,34 +20,16 @@ from auth.errors import NotAMember
 from auth.oidc_link import (
     REASON_EMAIL_NOT_VERIFIED,
     REASON_INACTIVE,
-    InvitationHook,
     do_oidc_sign_in,
     do_record_oidc_refusal,
 )
 from auth.sessions import open_session
+from rooms.actions.members import apply_invitation_grants
 from server.oidc import ACCESS_DENIED, OidcClient, OidcFailure
 from server.views.common import app_state, current_user, render
 from server.views.pages import _safe_next, client_ip, set_session_cookie
 
 log = logging.getLogger(__name__)
-
-# Where the invitation acceptance (grants, audit) may live, in order of preference.
-INVITATION_HOOK_MODULES = ("rooms.actions.invitations", "rooms.actions.members")
-
-
-def invitation_hook() -> InvitationHook | None:
-    """``apply_invitation_grants(session, invitation, user)`` from rooms, if it exists."""
-    for name in INVITATION_HOOK_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        hook: InvitationHook | None = getattr(module, "apply_invitation_grants", None)
-        if hook is not None:
-            return hook
-    return None
 
 
 def callback_url(request: Request) -> str:
@@ -114,13 +96,24 @@ async def oidc_callback(request: Request) -> Response:
 
     target = _safe_next(client.pending_next(request))
     try:
-        async with state.db.transaction() as session:
-            signed_in = await do_oidc_sign_in(
-                session, claims, ip=ip, on_invitation_accepted=invitation_hook()
-            )
-            token = await open_session(
-                session, signed_in.user, user_agent=request.headers.get("user-agent"), ip=ip
-            )
+        for attempt in (1, 2):
+            try:
+                async with state.db.transaction() as session:
+                    signed_in = await do_oidc_sign_in(
+                        session, claims, ip=ip, on_invitation_accepted=apply_invitation_grants
+                    )
+                    token = await open_session(
+                        session,
+                        signed_in.user,
+                        user_agent=request.headers.get("user-agent"),
+                        ip=ip,
+                    )
+                break
+            except IntegrityError:
+                # Two first sign-ins of one identity at once (a double click): the other
+                # one linked it; this attempt now finds the link.
+                if attempt == 2:
+                    raise
     except NotAMember as exc:
         reason = str(exc.data.get("reason", "not_a_member"))
         async with state.db.transaction() as session:

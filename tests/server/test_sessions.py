@@ -118,3 +118,18 @@ async def test_sign_in_is_throttled_per_account(server: LiveServer, world: World
             http, "/connexion", data={"email": "nobody@test.atelier", "password": "x"}
         )
         assert ghost.status_code == 429
+
+
+async def test_sign_in_is_throttled_per_address(server: LiveServer, world: World) -> None:
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        # Spraying one guess over many accounts from one address…
+        for i in range(30):
+            sprayed = await post_form(
+                http, "/connexion", {"email": f"cible{i}@test.atelier", "password": "x"}
+            )
+            assert sprayed.status_code == 401
+        # …blocks that address, even for an account it never tried.
+        blocked = await post_form(
+            http, "/connexion", {"email": "marie@test.atelier", "password": PASSWORD}
+        )
+        assert blocked.status_code == 429

@@ -38,6 +38,10 @@ class Permission(StrEnum):
     OVERRIDE_PARITY = "parity.override"
     DEACTIVATE_MEMBER = "member.deactivate"
     READ_AUDIT = "audit.read"
+    READ_DRAFT = "draft.read"
+    EDIT_DRAFT = "draft.edit"
+    CREATE_DRAFT = "draft.create"
+    LOCK_DRAFT = "draft.lock"
 
 
 class Scope(StrEnum):
@@ -76,6 +80,10 @@ PERMISSION_LABELS: dict[Permission, str] = {
     Permission.OVERRIDE_PARITY: "Passer outre la parité d'un binôme (avec motif)",
     Permission.DEACTIVATE_MEMBER: "Désactiver ou anonymiser un compte",
     Permission.READ_AUDIT: "Consulter le journal d'audit",
+    Permission.READ_DRAFT: "Lire un brouillon, ses versions, l'exporter",
+    Permission.EDIT_DRAFT: "Écrire dans un brouillon, nommer et restaurer des versions",
+    Permission.CREATE_DRAFT: "Créer un brouillon",
+    Permission.LOCK_DRAFT: "Figer ou rouvrir un brouillon",
 }
 
 SCOPE_LABELS: dict[Scope, str] = {
@@ -89,6 +97,7 @@ _ALL = frozenset(Role)
 _NONE: frozenset[Role] = frozenset()
 _ASSEMBLY_WIDE = frozenset({Role.ADMIN, Role.COMITE})
 _LOCAL_WRITERS = frozenset({Role.COPILOTE, Role.RAPPORTEUR, Role.CO_RAPPORTEUR, Role.MEMBER})
+_DRAFT_WRITERS = frozenset({Role.COPILOTE, Role.RAPPORTEUR, Role.CO_RAPPORTEUR})
 
 
 def _room_action(local: frozenset[Role]) -> dict[Scope, frozenset[Role]]:
@@ -97,6 +106,16 @@ def _room_action(local: frozenset[Role]) -> dict[Scope, frozenset[Role]]:
         Scope.GROUP: local,
         Scope.CHANTIER: local,
         Scope.ROOM: local,
+    }
+
+
+def _draft_action(local: frozenset[Role]) -> dict[Scope, frozenset[Role]]:
+    # Drafts belong to a group or chantier: a role held in one room does not reach them.
+    return {
+        Scope.ASSEMBLY: _ASSEMBLY_WIDE,
+        Scope.GROUP: local,
+        Scope.CHANTIER: local,
+        Scope.ROOM: _NONE,
     }
 
 
@@ -120,6 +139,12 @@ PERMISSIONS: dict[Permission, dict[Scope, frozenset[Role]]] = {
     Permission.OVERRIDE_PARITY: _assembly_action(frozenset({Role.ADMIN})),
     Permission.DEACTIVATE_MEMBER: _assembly_action(frozenset({Role.ADMIN})),
     Permission.READ_AUDIT: _assembly_action(_ASSEMBLY_WIDE),
+    # Drafts: rapporteurs and copilots write the reports; members read them (and edit
+    # when the draft is opened to members, which adds ``membre`` at the edit check).
+    Permission.READ_DRAFT: {**_draft_action(_ALL), Scope.ASSEMBLY: _ALL},
+    Permission.EDIT_DRAFT: _draft_action(_DRAFT_WRITERS),
+    Permission.CREATE_DRAFT: _draft_action(_DRAFT_WRITERS),
+    Permission.LOCK_DRAFT: _draft_action(_DRAFT_WRITERS),
 }
 
 ROOM_PERMISSIONS = (
@@ -129,6 +154,13 @@ ROOM_PERMISSIONS = (
     Permission.DELETE_OWN_MESSAGE,
     Permission.REACT,
     Permission.MANAGE_TOPICS,
+)
+
+DRAFT_PERMISSIONS = (
+    Permission.READ_DRAFT,
+    Permission.EDIT_DRAFT,
+    Permission.CREATE_DRAFT,
+    Permission.LOCK_DRAFT,
 )
 
 Held = Iterable[tuple[Scope, Role]]

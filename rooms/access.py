@@ -18,6 +18,8 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.roles import Permission, Role, Scope, allows, scope_of
+from documents.errors import DraftNotFound
+from documents.models import Draft
 from rooms.errors import NotAllowed, RoomNotFound
 from rooms.models import Chantier, Membership, Room
 
@@ -157,3 +159,68 @@ async def check_assembly(session: AsyncSession, user_id: int, permission: Permis
     held = held_pairs(await active_roles(session, user_id, [ASSEMBLY]))
     if not allows(held, permission):
         raise NotAllowed(permission=permission.value)
+
+
+@dataclass(frozen=True, slots=True)
+class DraftAccess:
+    """A draft together with the ``(scope, role)`` pairs the caller holds over it."""
+
+    draft: Draft
+    user_id: int
+    held: frozenset[tuple[Scope, Role]]
+
+    def allows(self, permission: Permission) -> bool:
+        if allows(self.held, permission):
+            return True
+        # A draft opened to its members lets the space's members edit too.
+        return (
+            permission == Permission.EDIT_DRAFT
+            and self.draft.members_can_edit
+            and any(r == Role.MEMBER and s in (Scope.GROUP, Scope.CHANTIER) for s, r in self.held)
+        )
+
+    @property
+    def can_edit(self) -> bool:
+        return self.allows(Permission.EDIT_DRAFT) and self.draft.locked_at is None
+
+
+async def space_chain(session: AsyncSession, space: str) -> list[str]:
+    """The spaces whose roles apply in ``space`` (a group's roles reach its chantiers)."""
+    chain = [ASSEMBLY]
+    kind, _, raw = space.partition(":")
+    if kind == "chantier" and raw.isdigit():
+        group_id = await session.scalar(select(Chantier.group_id).where(Chantier.id == int(raw)))
+        chain.append(f"group:{group_id}")
+    if space != ASSEMBLY:
+        chain.append(space)
+    return chain
+
+
+async def held_in_space(
+    session: AsyncSession, user_id: int, space: str
+) -> frozenset[tuple[Scope, Role]]:
+    return held_pairs(await active_roles(session, user_id, await space_chain(session, space)))
+
+
+async def access_draft(
+    session: AsyncSession,
+    user_id: int,
+    draft_id: int,
+    permission: Permission = Permission.READ_DRAFT,
+) -> DraftAccess:
+    """Fetch a draft and check ``permission`` for ``user_id`` (same rules as rooms).
+
+    Raises:
+        DraftNotFound: no such draft, or the caller cannot read it.
+        NotAllowed: the caller reads it but may not do ``permission``.
+    """
+    draft = await session.get(Draft, draft_id)
+    if draft is None:
+        raise DraftNotFound(draft_id=draft_id)
+    held = await held_in_space(session, user_id, draft.space)
+    access = DraftAccess(draft=draft, user_id=user_id, held=held)
+    if not allows(held, Permission.READ_DRAFT):
+        raise DraftNotFound(draft_id=draft_id)
+    if not access.allows(permission):
+        raise NotAllowed(permission=permission.value, draft_id=draft_id)
+    return access

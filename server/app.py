@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from server.broker import create_broker
 from server.config import Settings, load_settings
 from server.database import Database, make_engine
+from server.drafts import DraftHub, draft_endpoint
 from server.gateway import chat_endpoint
 from server.hub import Hub
 from server.mailer import create_mailer
@@ -118,6 +119,7 @@ def routes() -> list[Route | Mount | WebSocketRoute]:
         Route("/api/messages/{message_id:int}/history", api.message_history),
         Route("/healthz", healthz),
         WebSocketRoute("/ws", chat_endpoint),
+        WebSocketRoute("/ws/drafts/{draft_id:int}", draft_endpoint),
         Mount(
             "/static", app=StaticFiles(directory=str(STATIC_DIR), check_dir=False), name="static"
         ),
@@ -136,6 +138,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         db = Database(make_engine(settings.database_url), broker)
         hub = Hub(db, broker, replay_limit=settings.replay_limit, poll_secs=settings.hub_poll_secs)
         await hub.start()
+        drafts = DraftHub(db, broker, poll_secs=settings.hub_poll_secs)
+        hub.control_listeners.append(drafts.on_control)
+        await drafts.start()
         app.state.atelier = AppState(
             settings=settings,
             db=db,
@@ -144,10 +149,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             rate_limiter=RateLimiter(settings.rate_limit_messages, settings.rate_limit_window_secs),
             mailer=create_mailer(settings.smtp_url, settings.mail_from, settings.mail_outbox_dir),
             oidc=oidc_client,
+            drafts=drafts,
         )
         try:
             yield
         finally:
+            await drafts.stop()
             await hub.stop()
             await broker.disconnect()
             await db.dispose()

@@ -29,6 +29,7 @@ import logging
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +77,9 @@ class Hub:
         self._local_presence: dict[int, Counter[tuple[int, str]]] = {}
         self._presence: dict[int, dict[str, tuple[dict[str, str], float]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        # Other parts of the process told about a member's sessions or roles changing
+        # (the drafts' sockets): ``listener(user_id, message)``.
+        self.control_listeners: list[Callable[[int, dict[str, Any]], Awaitable[None]]] = []
         # Fire-and-forget repairs: the loop only keeps weak references to tasks.
         self._repairs: set[asyncio.Task[None]] = set()
 
@@ -282,6 +286,8 @@ class Hub:
     # -- sessions and access ---------------------------------------------------------
     async def _on_control(self, user_id: int, data: dict[str, Any]) -> None:
         """A member's sessions ended or their roles changed: act on their sockets now."""
+        for listener in self.control_listeners:
+            await listener(user_id, data)
         conns = tuple(self.users.get(user_id, ()))
         if data.get("op") == "sessions_ended":
             ended = data.get("sessions")

@@ -15,6 +15,7 @@ from auth.sessions import find_session, needs_touch, touch_session
 from server.broker import Broker
 from server.config import Settings
 from server.database import Database
+from server.drafts import DraftHub
 from server.hub import Hub
 from server.mailer import Mailer
 from server.oidc import OidcClient
@@ -38,6 +39,7 @@ class AppState:
     hub: Hub
     rate_limiter: RateLimiter
     mailer: Mailer
+    drafts: DraftHub
     oidc: OidcClient | None = None  # the OpenID provider, when one is configured
 
     async def authenticate(self, cookies: Mapping[str, str]) -> User | None:

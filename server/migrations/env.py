@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import auth.models  # noqa: F401 - registers the tables
+import documents.models  # noqa: F401
 import rooms.models  # noqa: F401
 from auth.base import Base
 

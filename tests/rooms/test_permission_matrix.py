@@ -13,8 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from auth.actions import do_create_user
-from auth.roles import PERMISSIONS, ROOM_PERMISSIONS, Permission, Role, Scope
-from rooms.access import access_room, check_assembly
+from auth.roles import DRAFT_PERMISSIONS, PERMISSIONS, ROOM_PERMISSIONS, Permission, Role, Scope
+from documents.actions import do_create_draft
+from documents.errors import DraftNotFound
+from rooms.access import access_draft, access_room, check_assembly
 from rooms.actions.structure import do_create_chantier, do_create_group, do_grant_role
 from rooms.errors import NotAllowed, RoomNotFound
 from rooms.models import Room
@@ -35,6 +37,10 @@ async def test_every_cell(db: Database) -> None:
         chantier = await do_create_chantier(session, group, number=1, slug="c", title="C")
         room_id = await session.scalar(select(Room.id).where(Room.chantier_id == chantier.id))
         assert room_id is not None
+        draft = await do_create_draft(
+            session, space=f"chantier:{chantier.id}", title="Rapport", author_id=None
+        )
+        draft_id = draft.id
         spaces = {
             Scope.ASSEMBLY: "assembly",
             Scope.GROUP: f"group:{group.id}",
@@ -59,10 +65,12 @@ async def test_every_cell(db: Database) -> None:
                 try:
                     if permission in ROOM_PERMISSIONS:
                         await access_room(session, user_id, room_id, permission)
+                    elif permission in DRAFT_PERMISSIONS:
+                        await access_draft(session, user_id, draft_id, permission)
                     else:
                         await check_assembly(session, user_id, permission)
                     allowed = True
-                except (NotAllowed, RoomNotFound):
+                except (NotAllowed, RoomNotFound, DraftNotFound):
                     allowed = False
                 assert allowed is expected, (scope, role, permission)
                 checked += 1

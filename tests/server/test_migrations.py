@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import auth.models  # noqa: F401 - registers the tables
+import documents.models  # noqa: F401
 import rooms.models  # noqa: F401
 from auth.base import Base
 from server.database import make_engine

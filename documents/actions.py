@@ -1,0 +1,247 @@
+"""Draft actions: create, store updates, snapshots, lock, versions, restore.
+
+Access is checked by the caller (``rooms.access.access_draft``: memberships live in
+``rooms``); these functions change state and record what must be published, which the
+edge sends after commit (``auth.base.emit``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from pycrdt import Doc
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.base import emit, utcnow
+from documents import crdt
+from documents.errors import (
+    DraftLocked,
+    DraftNotFound,
+    InvalidDraftInput,
+    InvalidUpdate,
+    UpdateTooLarge,
+    VersionNotFound,
+)
+from documents.models import Draft, DraftSnapshot, DraftUpdate, DraftVersion
+
+MAX_UPDATE_BYTES = 1024 * 1024
+MAX_TITLE_CHARS = 200
+SNAPSHOT_EVERY = 200  # updates after the last snapshot before a new one is written
+
+
+def draft_channel(draft_id: int) -> str:
+    """Broker channel of a draft's accepted updates (JSON: update id + base64 bytes)."""
+    return f"draft:{draft_id}"
+
+
+def encode_relay(update_id: int, data: bytes, author_id: int | None) -> str:
+    return json.dumps({"id": update_id, "u": base64.b64encode(data).decode(), "a": author_id})
+
+
+def decode_relay(message: str) -> tuple[int, bytes]:
+    parsed = json.loads(message)
+    return int(parsed["id"]), base64.b64decode(parsed["u"])
+
+
+async def get_draft(session: AsyncSession, draft_id: int) -> Draft:
+    draft = await session.get(Draft, draft_id)
+    if draft is None:
+        raise DraftNotFound(draft_id=draft_id)
+    return draft
+
+
+def template_from_questions(title: str, questions: list[str]) -> str:
+    """A report skeleton: the title, then one heading per question of the saisine."""
+    parts = [f"# {title}", ""]
+    for number, question in enumerate(questions, start=1):
+        parts += [f"## {number}. {question.strip()}", "", ""]
+    return "\n".join(parts)
+
+
+async def do_create_draft(
+    session: AsyncSession,
+    *,
+    space: str,
+    title: str,
+    author_id: int | None,
+    kind: str = "report",
+    initial_text: str = "",
+    saisine_id: int | None = None,
+) -> Draft:
+    """Create a draft in ``space``; ``initial_text`` (e.g. a saisine's questions) becomes
+    its first update, so every later client syncs from the same CRDT history."""
+    title = " ".join(title.split())
+    if not 1 <= len(title) <= MAX_TITLE_CHARS:
+        raise InvalidDraftInput(field="title", reason="length")
+    if kind not in ("report", "notes", "other"):
+        raise InvalidDraftInput(field="kind", reason="invalid")
+    draft = Draft(
+        space=space, title=title, kind=kind, created_by_id=author_id, saisine_id=saisine_id
+    )
+    session.add(draft)
+    await session.flush()
+    if initial_text:
+        doc = crdt.new_doc()
+        update = crdt.edit_to(doc, initial_text)
+        session.add(DraftUpdate(draft_id=draft.id, author_id=author_id, data=update))
+        await session.flush()
+    return draft
+
+
+async def load_doc(session: AsyncSession, draft_id: int) -> tuple[Doc, int]:
+    """The draft's document and the id of the last update in it."""
+    snapshot = await session.scalar(
+        select(DraftSnapshot)
+        .where(DraftSnapshot.draft_id == draft_id)
+        .order_by(DraftSnapshot.upto_update_id.desc())
+        .limit(1)
+    )
+    after = snapshot.upto_update_id if snapshot else 0
+    rows = (
+        await session.execute(
+            select(DraftUpdate.id, DraftUpdate.data)
+            .where(DraftUpdate.draft_id == draft_id, DraftUpdate.id > after)
+            .order_by(DraftUpdate.id)
+        )
+    ).all()
+    updates = ([snapshot.state] if snapshot else []) + [data for _, data in rows]
+    last = rows[-1][0] if rows else after
+    return crdt.load(updates), last
+
+
+async def updates_after(
+    session: AsyncSession, draft_id: int, after_id: int
+) -> list[tuple[int, bytes]]:
+    rows = await session.execute(
+        select(DraftUpdate.id, DraftUpdate.data)
+        .where(DraftUpdate.draft_id == draft_id, DraftUpdate.id > after_id)
+        .order_by(DraftUpdate.id)
+    )
+    return [(int(i), bytes(d)) for i, d in rows]
+
+
+async def check_store_update(
+    session: AsyncSession, draft: Draft, data: bytes, *, author_id: int | None
+) -> int:
+    """Validate and store one update from an editor; it is relayed after commit.
+
+    Raises:
+        DraftLocked: the draft is frozen.
+        UpdateTooLarge: over ``MAX_UPDATE_BYTES``.
+        InvalidUpdate: not a Yjs update (checked on a scratch document).
+    """
+    if draft.locked_at is not None:
+        raise DraftLocked(draft_id=draft.id)
+    if len(data) > MAX_UPDATE_BYTES:
+        raise UpdateTooLarge(limit=MAX_UPDATE_BYTES)
+    try:
+        crdt.check_update(data)
+    except crdt.BadUpdate:
+        raise InvalidUpdate() from None
+    return await store_update(session, draft, data, author_id=author_id)
+
+
+async def store_update(
+    session: AsyncSession, draft: Draft, data: bytes, *, author_id: int | None
+) -> int:
+    row = DraftUpdate(draft_id=draft.id, author_id=author_id, data=data)
+    session.add(row)
+    await session.flush()
+    draft.updated_at = utcnow()
+    emit(session, draft_channel(draft.id), encode_relay(row.id, data, author_id))
+    return row.id
+
+
+async def maybe_snapshot(session: AsyncSession, draft_id: int, doc: Doc, upto: int) -> bool:
+    """Write a snapshot when enough updates piled up since the last one."""
+    last = await session.scalar(
+        select(func.max(DraftSnapshot.upto_update_id)).where(DraftSnapshot.draft_id == draft_id)
+    )
+    pending = await session.scalar(
+        select(func.count(DraftUpdate.id)).where(
+            DraftUpdate.draft_id == draft_id, DraftUpdate.id > (last or 0), DraftUpdate.id <= upto
+        )
+    )
+    if (pending or 0) < SNAPSHOT_EVERY:
+        return False
+    session.add(DraftSnapshot(draft_id=draft_id, upto_update_id=upto, state=doc.get_update()))
+    return True
+
+
+async def do_set_lock(session: AsyncSession, draft: Draft, *, locked: bool, user_id: int) -> None:
+    draft.locked_at = utcnow() if locked else None
+    draft.locked_by_id = user_id if locked else None
+    emit(
+        session,
+        draft_channel(draft.id) + ":control",
+        json.dumps({"op": "lock", "locked": locked}),
+    )
+
+
+async def do_name_version(
+    session: AsyncSession,
+    draft: Draft,
+    *,
+    label: str,
+    author_id: int | None,
+    automatic: bool = False,
+) -> DraftVersion:
+    """Record the draft as it stands now under ``label`` (e.g. "soumise au comité")."""
+    label = " ".join(label.split())
+    if not 1 <= len(label) <= 200:
+        raise InvalidDraftInput(field="label", reason="length")
+    doc, upto = await load_doc(session, draft.id)
+    number = (
+        await session.scalar(
+            select(func.max(DraftVersion.number)).where(DraftVersion.draft_id == draft.id)
+        )
+        or 0
+    ) + 1
+    version = DraftVersion(
+        draft_id=draft.id,
+        number=number,
+        label=label,
+        automatic=automatic,
+        author_id=author_id,
+        upto_update_id=upto,
+        state=doc.get_update(),
+        text=crdt.markdown_of(doc),
+    )
+    session.add(version)
+    await session.flush()
+    return version
+
+
+async def get_version(session: AsyncSession, draft_id: int, number: int) -> DraftVersion:
+    version = await session.scalar(
+        select(DraftVersion).where(DraftVersion.draft_id == draft_id, DraftVersion.number == number)
+    )
+    if version is None:
+        raise VersionNotFound(number=number)
+    return version
+
+
+async def list_versions(session: AsyncSession, draft_id: int) -> list[DraftVersion]:
+    rows = await session.scalars(
+        select(DraftVersion).where(DraftVersion.draft_id == draft_id).order_by(DraftVersion.number)
+    )
+    return list(rows)
+
+
+async def do_restore(
+    session: AsyncSession, draft: Draft, version: DraftVersion, *, author_id: int
+) -> int | None:
+    """Bring the text back to ``version`` as a new edit (history is never rewritten).
+
+    Returns:
+        The stored update's id, or ``None`` when the text already is the version's.
+    """
+    if draft.locked_at is not None:
+        raise DraftLocked(draft_id=draft.id)
+    doc, _ = await load_doc(session, draft.id)
+    update = crdt.edit_to(doc, version.text)
+    if update == crdt.EMPTY_UPDATE:
+        return None
+    return await store_update(session, draft, update, author_id=author_id)

@@ -1,0 +1,419 @@
+"""Live co-editing of drafts: the standard Yjs sync and awareness protocol over WebSocket.
+
+The stock ``y-websocket`` client connects unchanged to ``/ws/drafts/<draft id>``. For
+each draft followed by a local socket this process holds a :class:`DraftRoom`: the
+pycrdt document, loaded from the database *before* any client is served, and its
+sockets. An editor's update is validated (size, decodable, draft not locked, the member
+may edit), stored in the append-only log, committed, and only then applied and sent to
+the other sockets; other processes receive it through the broker (``draft:<id>``).
+
+Nothing relies on the broker arriving: each room remembers which logged updates it has
+applied and, on a timer and after a broker reconnection, reads the ones it has not seen
+from the database (the log is the truth; a missed relay is repaired from it).
+
+Read-only sockets (observers, members of a draft not opened to them, everyone when the
+draft is locked) are never asked for their state (no sync step 1), and one that sends a
+non-empty update anyway is closed with 4003 and the update is not applied. Roles are
+re-checked when they change, so a withdrawn right applies to open sockets at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pycrdt import (
+    Awareness,
+    Decoder,
+    Doc,
+    YMessageType,
+    YSyncMessageType,
+    create_awareness_message,
+    create_sync_message,
+    create_update_message,
+    handle_sync_message,
+    read_message,
+)
+from sqlalchemy import select
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from auth.base import utcnow
+from auth.roles import Permission
+from auth.sessions import live_session_ids
+from documents import actions as draft_actions
+from documents import crdt
+from documents.errors import DocumentsError
+from documents.models import DraftUpdate
+from rooms.access import access_draft
+from rooms.errors import RoomsError
+from server import errors
+from server.broker import RESYNC, Broker
+from server.database import Database
+
+log = logging.getLogger(__name__)
+
+CLOSE_READ_ONLY = 4003
+CLOSE_BAD_UPDATE = 4400
+SEND_QUEUE_LIMIT = 1_000
+UNLOAD_GRACE_SECS = 30.0
+# Log rows younger than this may still be committing under an older id: the repair
+# keeps looking at them until they are old enough to be sure of.
+SETTLE = dt.timedelta(seconds=30)
+
+
+class DraftSocket:
+    """One editor's or reader's connection to a draft."""
+
+    def __init__(self, websocket: WebSocket, user_id: int, session_id: str) -> None:
+        self.websocket = websocket
+        self.user_id = user_id
+        self.session_id = session_id
+        self.can_edit = False
+        self.client_ids: set[int] = set()
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.closing: tuple[int, str] | None = None
+
+    def send(self, message: bytes) -> None:
+        if self.closing is not None:
+            return
+        if self.queue.qsize() >= SEND_QUEUE_LIMIT:
+            # It stopped reading: drop it; on reconnect, sync brings it up to date.
+            self.close(errors.CLOSE_SLOW_CONSUMER, "slow_consumer")
+            return
+        self.queue.put_nowait(message)
+
+    def close(self, code: int, reason: str) -> None:
+        if self.closing is None:
+            self.closing = (code, reason)
+            self.queue.put_nowait(None)
+
+    async def run_sender(self) -> None:
+        while (message := await self.queue.get()) is not None:
+            await self.websocket.send_bytes(message)
+
+
+class DraftRoom:
+    def __init__(self, draft_id: int, doc: Doc, last_id: int) -> None:
+        self.draft_id = draft_id
+        self.doc = doc
+        self.awareness = Awareness(doc)
+        self.sockets: set[DraftSocket] = set()
+        self.seen: set[int] = set()  # logged update ids applied since ``floor``
+        self.floor = last_id  # every logged update up to here is in ``doc``
+        self.unload: asyncio.TimerHandle | None = None
+
+    def broadcast(self, message: bytes, *, skip: DraftSocket | None = None) -> None:
+        for socket in tuple(self.sockets):
+            if socket is not skip:
+                socket.send(message)
+
+    def apply_logged(self, update_id: int, data: bytes) -> None:
+        """Apply a logged update once and forward it to the local sockets."""
+        if update_id <= self.floor or update_id in self.seen:
+            return
+        self.seen.add(update_id)
+        self.doc.apply_update(data)
+        self.broadcast(create_update_message(data))
+
+
+class DraftHub:
+    """Every draft room of this process, fed by sockets, the broker and the log."""
+
+    def __init__(self, db: Database, broker: Broker, *, poll_secs: float = 5.0) -> None:
+        self.db = db
+        self.broker = broker
+        self.poll_secs = poll_secs
+        self.rooms: dict[int, DraftRoom] = {}
+        self._loading: dict[int, asyncio.Lock] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="drafts-listen"),
+            asyncio.create_task(self._tick(), name="drafts-tick"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # -- rooms -----------------------------------------------------------------------
+    async def room(self, draft_id: int) -> DraftRoom:
+        """The loaded room; loading completes before anyone is served from it."""
+        lock = self._loading.setdefault(draft_id, asyncio.Lock())
+        async with lock:
+            room = self.rooms.get(draft_id)
+            if room is None:
+                async with self.db.read() as session:
+                    doc, last_id = await draft_actions.load_doc(session, draft_id)
+                room = self.rooms[draft_id] = DraftRoom(draft_id, doc, last_id)
+        if room.unload is not None:
+            room.unload.cancel()
+            room.unload = None
+        return room
+
+    def leave(self, room: DraftRoom, socket: DraftSocket) -> None:
+        room.sockets.discard(socket)
+        if socket.client_ids:
+            room.awareness.remove_awareness_states(list(socket.client_ids), "server")
+            room.broadcast(
+                create_awareness_message(
+                    room.awareness.encode_awareness_update(list(socket.client_ids))
+                )
+            )
+        if not room.sockets:
+            loop = asyncio.get_running_loop()
+            room.unload = loop.call_later(UNLOAD_GRACE_SECS, self._unload, room)
+
+    def _unload(self, room: DraftRoom) -> None:
+        if not room.sockets and self.rooms.get(room.draft_id) is room:
+            del self.rooms[room.draft_id]
+            self._loading.pop(room.draft_id, None)
+
+    # -- the log and the broker ------------------------------------------------------
+    async def repair(self, room: DraftRoom) -> None:
+        """Apply logged updates this room has not seen (lost or late relays)."""
+        async with self.db.read() as session:
+            rows = (
+                await session.execute(
+                    select(DraftUpdate.id, DraftUpdate.created_at).where(
+                        DraftUpdate.draft_id == room.draft_id, DraftUpdate.id > room.floor
+                    )
+                )
+            ).all()
+            missing = [i for i, _ in rows if i not in room.seen]
+            if missing:
+                found = await session.execute(
+                    select(DraftUpdate.id, DraftUpdate.data)
+                    .where(DraftUpdate.id.in_(missing))
+                    .order_by(DraftUpdate.id)
+                )
+                for update_id, data in found:
+                    room.apply_logged(int(update_id), bytes(data))
+        # Raise the floor over old rows, all applied, so the next query stays small.
+        settled = utcnow() - SETTLE
+        old = sorted(
+            i
+            for i, created in rows
+            if (created if created.tzinfo else created.replace(tzinfo=dt.UTC)) < settled
+        )
+        if old and all(i in room.seen for i in old):
+            room.floor = max(room.floor, old[-1])
+            room.seen = {i for i in room.seen if i > room.floor}
+
+    async def _listen(self) -> None:
+        async for channel, message in self.broker.listen():
+            try:
+                await self._on_message(channel, message)
+            except Exception:
+                log.exception("drafts could not handle a message on %r", channel)
+
+    async def _on_message(self, channel: str, message: str) -> None:
+        if channel == RESYNC:
+            for room in list(self.rooms.values()):
+                await self.repair(room)
+            return
+        kind, _, rest = channel.partition(":")
+        if kind == "draft":
+            draft_id, _, sub = rest.partition(":")
+            room = self.rooms.get(int(draft_id))
+            if room is None:
+                return
+            if sub == "control":
+                await self.recheck(room)
+            else:
+                update_id, data = draft_actions.decode_relay(message)
+                room.apply_logged(update_id, data)
+        elif kind == "draft-awareness":
+            draft_id, _, origin = rest.partition(":")
+            room = self.rooms.get(int(draft_id))
+            if room is not None and origin != str(id(self)):
+                payload = base64.b64decode(message)
+                room.awareness.apply_awareness_update(payload, "remote")
+                room.broadcast(create_awareness_message(payload))
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_secs)
+            for room in list(self.rooms.values()):
+                try:
+                    await self.repair(room)
+                except Exception:
+                    log.exception("draft %s repair failed", room.draft_id)
+            try:
+                await self.check_sessions()
+            except Exception:
+                log.exception("draft session check failed")
+
+    # -- rights ----------------------------------------------------------------------
+    async def recheck(self, room: DraftRoom) -> None:
+        """Apply a lock or a role change to the open sockets of ``room`` now."""
+        for socket in tuple(room.sockets):
+            await self._refresh_rights(socket, room.draft_id)
+
+    async def on_control(self, user_id: int, data: dict[str, Any]) -> None:
+        """The chat hub relays a member's control messages (sessions, roles) here."""
+        ended = data.get("sessions")
+        for room in list(self.rooms.values()):
+            for socket in tuple(room.sockets):
+                if socket.user_id != user_id:
+                    continue
+                if data.get("op") == "sessions_ended" and (
+                    ended is None or socket.session_id in ended
+                ):
+                    socket.close(errors.CLOSE_SESSION_ENDED, "session_ended")
+                elif data.get("op") == "access_changed":
+                    await self._refresh_rights(socket, room.draft_id)
+
+    async def check_sessions(self) -> None:
+        sockets = [s for room in self.rooms.values() for s in room.sockets]
+        if not sockets:
+            return
+        async with self.db.read() as session:
+            live = await live_session_ids(session, sorted({s.session_id for s in sockets}))
+        for socket in sockets:
+            if socket.session_id not in live:
+                socket.close(errors.CLOSE_SESSION_ENDED, "session_ended")
+
+    async def _refresh_rights(self, socket: DraftSocket, draft_id: int) -> None:
+        try:
+            async with self.db.read() as session:
+                access = await access_draft(session, socket.user_id, draft_id)
+                socket.can_edit = access.can_edit
+        except (RoomsError, DocumentsError):
+            socket.close(4404, "draft_not_found")
+
+    # -- one socket ------------------------------------------------------------------
+    async def handle(self, socket: DraftSocket, room: DraftRoom, message: bytes) -> None:
+        if not message:
+            return
+        if message[0] == YMessageType.SYNC:
+            await self._on_sync(socket, room, message)
+        elif message[0] == YMessageType.AWARENESS:
+            payload = read_message(message[1:])
+            socket.client_ids |= _awareness_clients(payload)
+            room.awareness.apply_awareness_update(payload, socket)
+            room.broadcast(message, skip=socket)
+            await self.broker.publish(
+                f"draft-awareness:{room.draft_id}:{id(self)}", base64.b64encode(payload).decode()
+            )
+
+    async def _on_sync(self, socket: DraftSocket, room: DraftRoom, message: bytes) -> None:
+        subtype = message[1] if len(message) > 1 else -1
+        if subtype == YSyncMessageType.SYNC_STEP1:
+            reply = handle_sync_message(message[1:], room.doc)
+            if reply is not None:
+                socket.send(reply)
+            return
+        if subtype not in (YSyncMessageType.SYNC_STEP2, YSyncMessageType.SYNC_UPDATE):
+            return
+        update = read_message(message[2:])
+        if update == crdt.EMPTY_UPDATE:
+            return
+        if not socket.can_edit:
+            socket.close(CLOSE_READ_ONLY, "read_only")
+            return
+        try:
+            async with self.db.transaction() as session:
+                access = await access_draft(
+                    session, socket.user_id, room.draft_id, Permission.EDIT_DRAFT
+                )
+                update_id = await draft_actions.check_store_update(
+                    session, access.draft, update, author_id=socket.user_id
+                )
+                await draft_actions.maybe_snapshot(session, room.draft_id, room.doc, room.floor)
+        except (DocumentsError, RoomsError) as exc:
+            code = (
+                CLOSE_READ_ONLY if exc.code in ("forbidden", "draft_locked") else CLOSE_BAD_UPDATE
+            )
+            socket.close(code, exc.code)
+            return
+        # Durable: now apply, and send to the others here (and, by the outbox, elsewhere).
+        room.seen.add(update_id)
+        room.doc.apply_update(update)
+        room.broadcast(create_update_message(update), skip=socket)
+
+
+def _awareness_clients(payload: bytes) -> set[int]:
+    decoder = Decoder(payload)
+    ids = set()
+    for _ in range(decoder.read_var_uint()):
+        ids.add(decoder.read_var_uint())
+        decoder.read_var_uint()
+        decoder.read_var_string()
+    return ids
+
+
+async def draft_endpoint(websocket: WebSocket) -> None:
+    """``/ws/drafts/{draft_id}``: authenticate, authorise, serve the Yjs protocol."""
+    from server.gateway import origin_allowed
+
+    state = websocket.app.state.atelier
+    if not origin_allowed(websocket, state.settings.allowed_origins):
+        await websocket.close(errors.CLOSE_FORBIDDEN_ORIGIN)
+        return
+    found = await state.authenticate_session(websocket.cookies)
+    await websocket.accept()
+    if found is None:
+        await websocket.close(errors.CLOSE_NOT_AUTHENTICATED, "not_authenticated")
+        return
+    user, session_id = found
+    draft_id = int(websocket.path_params["draft_id"])
+    try:
+        async with state.db.read() as session:
+            access = await access_draft(session, user.id, draft_id)
+    except (RoomsError, DocumentsError):
+        await websocket.close(4404, "draft_not_found")
+        return
+    hub: DraftHub = state.drafts
+    socket = DraftSocket(websocket, user.id, session_id)
+    socket.can_edit = access.can_edit
+    room = await hub.room(draft_id)
+    room.sockets.add(socket)
+    if socket.can_edit:
+        socket.send(create_sync_message(room.doc))
+    if room.awareness.states:
+        socket.send(
+            create_awareness_message(
+                room.awareness.encode_awareness_update(list(room.awareness.states))
+            )
+        )
+    sender = asyncio.create_task(socket.run_sender())
+
+    async def receive() -> None:
+        while socket.closing is None:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("bytes")
+            if data is None:
+                continue  # the Yjs protocol is binary; text frames are ignored
+            try:
+                await hub.handle(socket, room, data)
+            except (ValueError, RuntimeError):
+                socket.close(CLOSE_BAD_UPDATE, "invalid_update")
+
+    receiver = asyncio.create_task(receive())
+    try:
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (sender, receiver):
+            task.cancel()
+        for task in (sender, receiver):
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
+                await task
+        hub.leave(room, socket)
+    if socket.closing is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(websocket.close(*socket.closing), 1.0)
+
+
+AccessListener = Callable[[int], Awaitable[None]]

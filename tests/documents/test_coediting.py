@@ -1,0 +1,179 @@
+"""Co-editing over the real WebSocket: sync, persistence, rights, bad input, offline merge."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from pycrdt import Doc, Text
+from sqlalchemy import func, select
+
+from auth.models import User
+from documents import actions, crdt
+from documents.models import DraftUpdate
+from rooms.actions.structure import do_revoke_role
+from tests.conftest import LiveServer, live_server
+from tests.factories import World, build_world
+from tests.yclient import YClient
+
+
+async def make_draft(server: LiveServer, text: str = "") -> int:
+    async with server.state.db.transaction() as session:
+        draft = await actions.do_create_draft(
+            session, space="chantier:1", title="Rapport du chantier 1.1", author_id=None,
+            initial_text=text,
+        )  # fmt: skip
+        return draft.id
+
+
+def url(server: LiveServer, draft_id: int) -> str:
+    return f"{server.ws_url}/drafts/{draft_id}"
+
+
+async def test_two_editors_converge(server: LiveServer, world: World) -> None:
+    draft_id = await make_draft(server, "# Rapport\n")
+    anne = await YClient.connect(url(server, draft_id), world.cookies["rapporteur"])
+    sophie = await YClient.connect(url(server, draft_id), world.cookies["copilote"])
+    await anne.wait_text("# Rapport\n")
+    await sophie.wait_text("# Rapport\n")
+    anne.text.insert(len(anne.text), "Introduction.\n")
+    await sophie.wait_text("# Rapport\nIntroduction.\n")
+    sophie.text.insert(0, "Brouillon — ")
+    await anne.wait_text("Brouillon — # Rapport\nIntroduction.\n")
+    # Every accepted update is in the log with its author.
+    async with server.state.db.read() as session:
+        authors = set(
+            await session.scalars(
+                select(DraftUpdate.author_id).where(DraftUpdate.draft_id == draft_id)
+            )
+        )
+    assert {world.id("rapporteur"), world.id("copilote")} <= authors
+    await anne.close()
+    await sophie.close()
+
+
+async def test_edits_survive_a_restart(database_url: str) -> None:
+    async with live_server(database_url) as server:
+        world = await build_world(server.state.db)
+        draft_id = await make_draft(server)
+        anne = await YClient.connect(url(server, draft_id), world.cookies["rapporteur"])
+        await anne.synced.wait()
+        anne.text.insert(0, "Texte acquitté")
+        await asyncio.sleep(0.5)
+        await anne.close()
+    async with live_server(database_url) as again:
+        reader = await YClient.connect(url(again, draft_id), world.cookies["marie"])
+        await reader.wait_text("Texte acquitté")
+        await reader.close()
+
+
+async def test_readers_cannot_write(server: LiveServer, world: World) -> None:
+    draft_id = await make_draft(server, "Version officielle")
+    for who in ("observer", "marie"):  # an observer; a member of a draft not opened to them
+        reader = await YClient.connect(url(server, draft_id), world.cookies[who])
+        await reader.wait_text("Version officielle")
+        reader.text.insert(0, "Vandalisme ")
+        assert await reader.wait_closed() == 4003, who
+    async with server.state.db.read() as session:
+        doc, _ = await actions.load_doc(session, draft_id)
+    assert crdt.markdown_of(doc) == "Version officielle"
+    outsider = await YClient.connect(url(server, draft_id), world.cookies["other"])
+    assert await outsider.wait_closed() == 4404
+
+
+async def test_bad_updates_are_refused_without_touching_the_draft(
+    server: LiveServer, world: World
+) -> None:
+    draft_id = await make_draft(server, "Intact")
+    anne = await YClient.connect(url(server, draft_id), world.cookies["rapporteur"])
+    await anne.wait_text("Intact")
+    await anne.send_raw_update(b"\x07\x99\x01garbage")
+    assert await anne.wait_closed() == 4400
+    big = Doc()
+    big.get("markdown", type=Text).insert(0, "x" * (actions.MAX_UPDATE_BYTES + 10))
+    anne = await YClient.connect(url(server, draft_id), world.cookies["rapporteur"])
+    await anne.wait_text("Intact")
+    await anne.send_raw_update(big.get_update())
+    assert await anne.wait_closed() in (1009, 4400)
+    async with server.state.db.read() as session:
+        count = await session.scalar(
+            select(func.count(DraftUpdate.id)).where(DraftUpdate.draft_id == draft_id)
+        )
+        doc, _ = await actions.load_doc(session, draft_id)
+    assert count == 1
+    assert crdt.markdown_of(doc) == "Intact"
+
+
+async def test_offline_edits_merge_on_reconnect(server: LiveServer, world: World) -> None:
+    draft_id = await make_draft(server, "Ligne commune\n")
+    anne = await YClient.connect(url(server, draft_id), world.cookies["rapporteur"])
+    await anne.wait_text("Ligne commune\n")
+    offline_doc = anne.doc
+    await anne.close()  # the network drops
+    offline_doc.get("markdown", type=Text).insert(0, "Écrit hors ligne\n")
+    sophie = await YClient.connect(url(server, draft_id), world.cookies["copilote"])
+    await sophie.wait_text("Ligne commune\n")
+    sophie.text.insert(len(sophie.text), "Écrit en ligne\n")
+    await asyncio.sleep(0.3)
+    back = await YClient.connect(url(server, draft_id), world.cookies["rapporteur"], offline_doc)
+    merged = "Écrit hors ligne\nLigne commune\nÉcrit en ligne\n"
+    await back.wait_text(merged)
+    await sophie.wait_text(merged)
+    await back.close()
+    await sophie.close()
+
+
+async def test_lock_and_role_changes_apply_to_open_sockets(
+    server: LiveServer, world: World
+) -> None:
+    draft_id = await make_draft(server, "Avant")
+    anne = await YClient.connect(url(server, draft_id), world.cookies["rapporteur"])
+    await anne.wait_text("Avant")
+    async with server.state.db.transaction() as session:
+        draft = await actions.get_draft(session, draft_id)
+        await actions.do_set_lock(session, draft, locked=True, user_id=world.id("copilote"))
+    await asyncio.sleep(0.3)
+    anne.text.insert(0, "Figé ? ")
+    assert await anne.wait_closed() == 4003
+    async with server.state.db.transaction() as session:
+        draft = await actions.get_draft(session, draft_id)
+        await actions.do_set_lock(session, draft, locked=False, user_id=world.id("copilote"))
+    anne = await YClient.connect(url(server, draft_id), world.cookies["rapporteur"])
+    await anne.wait_text("Avant")
+    async with server.state.db.transaction() as session:
+        await do_revoke_role(session, world.id("rapporteur"), "chantier:1")
+    await asyncio.sleep(0.3)
+    anne.text.insert(0, "Plus rapporteure ")
+    assert await anne.wait_closed() == 4003
+    async with server.state.db.read() as session:
+        doc, _ = await actions.load_doc(session, draft_id)
+        assert await session.get(User, world.id("rapporteur")) is not None
+    assert crdt.markdown_of(doc) == "Avant"
+
+
+@pytest.mark.parametrize("count", [3])
+async def test_restore_is_a_new_edit(server: LiveServer, world: World, count: int) -> None:
+    draft_id = await make_draft(server, "Version A")
+    async with server.state.db.transaction() as session:
+        draft = await actions.get_draft(session, draft_id)
+        first = await actions.do_name_version(
+            session, draft, label="soumise au comité", author_id=world.id("rapporteur")
+        )
+    anne = await YClient.connect(url(server, draft_id), world.cookies["rapporteur"])
+    await anne.wait_text("Version A")
+    del anne.text[8:9]
+    anne.text.insert(8, "B, bien plus longue")
+    await anne.wait_text("Version B, bien plus longue")
+    await asyncio.sleep(0.3)
+    async with server.state.db.transaction() as session:
+        draft = await actions.get_draft(session, draft_id)
+        version = await actions.get_version(session, draft_id, first.number)
+        assert await actions.do_restore(session, draft, version, author_id=world.id("copilote"))
+    # The open editor receives the restore as an edit, without duplicated text.
+    await anne.wait_text("Version A")
+    async with server.state.db.read() as session:
+        rows = await session.scalar(
+            select(func.count(DraftUpdate.id)).where(DraftUpdate.draft_id == draft_id)
+        )
+    assert rows >= count  # history kept: the restore added to the log
+    await anne.close()

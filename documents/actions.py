@@ -8,6 +8,7 @@ edge sends after commit (``auth.base.emit``).
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 
 from pycrdt import Doc
@@ -245,3 +246,33 @@ async def do_restore(
     if update == crdt.EMPTY_UPDATE:
         return None
     return await store_update(session, draft, update, author_id=author_id)
+
+
+AUTO_VERSION_EVERY = dt.timedelta(hours=1)
+
+
+async def maybe_auto_version(
+    session: AsyncSession, draft_id: int, *, every: dt.timedelta = AUTO_VERSION_EVERY
+) -> DraftVersion | None:
+    """Keep an automatic version at most every ``every`` while a draft is being edited."""
+    last = await session.scalar(
+        select(DraftVersion)
+        .where(DraftVersion.draft_id == draft_id)
+        .order_by(DraftVersion.number.desc())
+        .limit(1)
+    )
+    since = last.upto_update_id if last else 0
+    newest = await session.scalar(
+        select(func.max(DraftUpdate.id)).where(
+            DraftUpdate.draft_id == draft_id, DraftUpdate.id > since
+        )
+    )
+    if newest is None:
+        return None
+    if last is not None:
+        made = last.created_at if last.created_at.tzinfo else last.created_at.replace(tzinfo=dt.UTC)
+        if utcnow() - made < every:
+            return None
+    draft = await get_draft(session, draft_id)
+    label = f"Version automatique du {utcnow():%d/%m/%Y à %H:%M} (UTC)"
+    return await do_name_version(session, draft, label=label, author_id=None, automatic=True)

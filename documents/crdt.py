@@ -57,6 +57,11 @@ def check_update(update: bytes) -> None:
         raise BadUpdate(str(exc)) from None
 
 
+def utf8_offset(text: str, index: int) -> int:
+    """The offset pycrdt uses for character ``index`` of ``text`` (UTF-8 bytes)."""
+    return len(text[:index].encode())
+
+
 def edit_to(doc: Doc, target: str) -> bytes:
     """Change the document's text into ``target`` with the fewest edits; returns the
     update those edits make (to store and broadcast like any member's update)."""
@@ -67,12 +72,14 @@ def edit_to(doc: Doc, target: str) -> bytes:
     before = doc.get_state()
     matcher = difflib.SequenceMatcher(a=current, b=target, autojunk=False)
     with doc.transaction():
-        # From the end, so earlier offsets stay valid.
+        # From the end, so earlier offsets stay valid. pycrdt's offsets count UTF-8
+        # bytes, not characters: "é" is two.
         for tag, i1, i2, j1, j2 in reversed(matcher.get_opcodes()):
             if tag == "equal":
                 continue
+            start = utf8_offset(current, i1)
             if i2 > i1:
-                del text[i1:i2]
+                del text[start : utf8_offset(current, i2)]
             if j2 > j1:
-                text.insert(i1, target[j1:j2])
+                text.insert(start, target[j1:j2])
     return doc.get_update(before)

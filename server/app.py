@@ -29,7 +29,7 @@ from server.oidc import create_oidc_client
 from server.ratelimit import RateLimiter
 from server.state import AppState
 from server.templates import STATIC_DIR
-from server.views import account, admin, api, oidc, pages
+from server.views import account, admin, api, drafts, oidc, pages
 
 SECURITY_HEADERS = [
     (
@@ -112,6 +112,19 @@ def routes() -> list[Route | Mount | WebSocketRoute]:
         Route("/admin/roles/retrait", admin.remove_role, methods=["POST"]),
         Route("/admin/membres/{user_id:int}/desactivation", admin.deactivate, methods=["POST"]),
         Route("/admin/journal", admin.audit_log),
+        Route("/brouillons", drafts.space_drafts, name="drafts"),
+        Route("/brouillons", drafts.create, methods=["POST"]),
+        Route("/brouillons/{draft_id:int}", drafts.editor, name="draft"),
+        Route("/brouillons/{draft_id:int}/verrou", drafts.set_lock, methods=["POST"]),
+        Route("/brouillons/{draft_id:int}/versions", drafts.versions),
+        Route("/brouillons/{draft_id:int}/versions", drafts.name_version, methods=["POST"]),
+        Route(
+            "/brouillons/{draft_id:int}/versions/{number:int}/restauration",
+            drafts.restore,
+            methods=["POST"],
+        ),
+        Route("/brouillons/{draft_id:int}/export.{fmt:str}", drafts.export),
+        Route("/api/drafts/{draft_id:int}/preview", drafts.preview),
         Route("/api/rooms/{room_id:int}/messages", api.room_messages),
         Route("/api/rooms/{room_id:int}/events", api.room_events),
         Route("/api/rooms/{room_id:int}/topics", api.room_topics),

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.actions import do_create_user
 from auth.models import User
 from auth.roles import Role
+from documents.actions import do_create_draft, do_name_version, template_from_questions
 from rooms.access import access_room
 from rooms.actions.messages import check_post
 from rooms.actions.structure import (
@@ -22,7 +23,7 @@ from rooms.actions.structure import (
     do_create_saisine,
     do_grant_role,
 )
-from rooms.models import Room
+from rooms.models import Room, Saisine
 
 DEMO_PASSWORD = "atelier-demo"  # noqa: S105 - documented demo credential
 DEMO_DOMAIN = "demo.atelier.test"
@@ -278,6 +279,7 @@ async def load_demo(session: AsyncSession) -> dict[str, str]:
         assert room is not None  # noqa: S101 - demo data is static
         access = await access_room(session, users[author].id, room.id)
         await check_post(session, access, topic=topic, source=body, client_id=str(uuid.uuid4()))
+    await _demo_draft(session, users, spaces)
     return {
         _email("Marie Dupont"): "rapporteure, groupe 3",
         _email("Sophie Vidal"): "copilote, groupe 1",
@@ -285,3 +287,31 @@ async def load_demo(session: AsyncSession) -> dict[str, str]:
         _email("Louise Fournier"): "observatrice (lecture seule)",
         _email("Administration Atelier"): "administration (membres et rôles)",
     }
+
+
+DRAFT_INTRO = """
+Les bourgs-centres structurent la vie quotidienne de nos territoires ruraux : commerces,
+services, santé, écoles. Ce rapport rassemble les retours des membres du chantier.
+"""
+
+
+async def _demo_draft(
+    session: AsyncSession, users: dict[str, User], spaces: dict[str, str]
+) -> None:
+    """The chantier 3.2 report, started from saisine 1's questions, with a first version."""
+    saisine = await session.scalar(select(Saisine).where(Saisine.number == 1))
+    assert saisine is not None  # noqa: S101 - demo data is static
+    title = "Contribution sur la politique des bourgs-centres"
+    text = template_from_questions(title, list(saisine.questions))
+    text = text.replace(f"# {title}\n", f"# {title}\n{DRAFT_INTRO}", 1)
+    draft = await do_create_draft(
+        session,
+        space=spaces["c3.2"],
+        title=title,
+        author_id=users["Marie Dupont"].id,
+        initial_text=text,
+        saisine_id=saisine.id,
+    )
+    await do_name_version(
+        session, draft, label="Plan de travail", author_id=users["Marie Dupont"].id
+    )

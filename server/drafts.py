@@ -246,6 +246,9 @@ class DraftHub:
             for room in list(self.rooms.values()):
                 try:
                     await self.repair(room)
+                    if room.sockets:  # being edited: keep hourly automatic versions
+                        async with self.db.transaction() as session:
+                            await draft_actions.maybe_auto_version(session, room.draft_id)
                 except Exception:
                     log.exception("draft %s repair failed", room.draft_id)
             try:

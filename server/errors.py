@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from auth.errors import AuthError
+from documents.errors import DocumentsError
 from rooms.errors import RoomsError
 from server.i18n import translate
 from server.protocol import ProtocolError
@@ -33,6 +34,12 @@ HTTP_STATUS: dict[str, int] = {
     "not_a_member": 403,
     "parity": 409,
     "invalid_account_input": 422,
+    "draft_not_found": 404,
+    "draft_locked": 409,
+    "version_not_found": 404,
+    "update_too_large": 413,
+    "invalid_update": 400,
+    "invalid_draft_input": 422,
     "bad_request": 400,
 }
 
@@ -67,7 +74,7 @@ def describe(exc: Exception, locale: str = "fr") -> tuple[str, str, dict[str, An
     """``(code, sentence, data)`` for a known error; ``internal_error`` otherwise."""
     if isinstance(exc, ProtocolError):
         code, data = exc.code, exc.data
-    elif isinstance(exc, RoomsError | AuthError | RateLimited | BadRequest):
+    elif isinstance(exc, RoomsError | AuthError | DocumentsError | RateLimited | BadRequest):
         code, data = exc.code, dict(exc.data)
     else:
         code, data = "internal_error", {}

@@ -1,0 +1,370 @@
+"""Draft pages: the editor, the list of a space's drafts, versions and diffs, exports.
+
+The live editing itself is the Yjs WebSocket (``server.drafts``); these views create,
+lock, version, compare, restore and export, each checked against the permission matrix
+(``rooms.access.access_draft``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import zlib
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from auth.models import User
+from auth.roles import Permission, allows
+from documents import actions, crdt
+from documents.attribution import attribute
+from documents.diff import side_by_side, unified
+from documents.errors import DocumentsError
+from documents.export import TitlePage, to_html, to_pdf
+from documents.models import Draft, DraftUpdate
+from documents.rendering import render_markdown
+from rooms.access import access_draft, held_in_space
+from rooms.errors import RoomsError
+from rooms.models import Chantier, Group, Saisine
+from server import errors
+from server.csrf import CsrfFailed
+from server.templates import request_locale
+from server.views.common import app_state, checked_form, csrf_refused, current_user, render
+
+COLORS = ["#000091", "#8a3b12", "#18753c", "#6a2e8c", "#b34000", "#00666b", "#a60e60"]
+
+
+def color_of(user_id: int) -> str:
+    return COLORS[zlib.crc32(str(user_id).encode()) % len(COLORS)]
+
+
+async def space_labels(session: AsyncSession, space: str) -> tuple[str, str, str]:
+    """``(full label, group label, chantier label)`` of a group or chantier space."""
+    kind, _, raw = space.partition(":")
+    group = chantier = None
+    if kind == "chantier":
+        chantier = await session.get(Chantier, int(raw))
+        group = await session.get(Group, chantier.group_id) if chantier else None
+    elif kind == "group":
+        group = await session.get(Group, int(raw))
+    group_label = f"Groupe {group.number} — {group.title}" if group else ""
+    chantier_label = (
+        f"Chantier {group.number}.{chantier.number} — {chantier.title}"
+        if chantier and group
+        else ""
+    )
+    return chantier_label or group_label, group_label, chantier_label
+
+
+def _message(request: Request, exc: Exception) -> str:
+    return errors.describe(exc, request_locale(request))[1]
+
+
+async def _access(
+    request: Request, permission: Permission = Permission.READ_DRAFT
+) -> tuple[User, Any] | Response:
+    user = await current_user(request)
+    if user is None:
+        return RedirectResponse(f"/connexion?next={request.url.path}", status_code=303)
+    try:
+        async with app_state(request).db.read() as session:
+            access = await access_draft(
+                session, user.id, request.path_params["draft_id"], permission
+            )
+    except (RoomsError, DocumentsError) as exc:
+        status = 403 if exc.code == "forbidden" else 404
+        return render(request, "error.html", status_code=status, message=_message(request, exc))
+    return user, access
+
+
+async def editor(request: Request) -> Response:
+    found = await _access(request)
+    if isinstance(found, Response):
+        return found
+    user, access = found
+    draft = access.draft
+    async with app_state(request).db.read() as session:
+        label, _, _ = await space_labels(session, draft.space)
+    draft.space_label = label
+    boot = {
+        "draft": {"id": draft.id, "title": draft.title, "locked": draft.locked_at is not None},
+        "me": {"id": user.id, "name": user.display_name, "color": color_of(user.id)},
+        "can_edit": access.can_edit,
+        "ws_url": "/ws/drafts",
+        "room": str(draft.id),
+        "limits": {"update_bytes": actions.MAX_UPDATE_BYTES},
+    }
+    return render(
+        request,
+        "draft.html",
+        draft=draft,
+        can_edit=access.can_edit,
+        can_lock=access.allows(Permission.LOCK_DRAFT),
+        boot_json=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"),
+    )
+
+
+async def preview(request: Request) -> Response:
+    found = await _access(request)
+    if isinstance(found, Response):
+        return JSONResponse({"error": {"code": "draft_not_found"}}, status_code=404)
+    _, access = found
+    async with app_state(request).db.read() as session:
+        doc, _ = await actions.load_doc(session, access.draft.id)
+    return JSONResponse({"html": render_markdown(crdt.markdown_of(doc)).html})
+
+
+async def space_drafts(request: Request) -> Response:
+    """``/brouillons?espace=chantier:6`` — a space's drafts, and a form to start one."""
+    user = await current_user(request)
+    if user is None:
+        return RedirectResponse(f"/connexion?next={request.url.path}", status_code=303)
+    space = request.query_params.get("espace", "")
+    async with app_state(request).db.read() as session:
+        held = await held_in_space(session, user.id, space) if space else frozenset()
+        if not space or not allows(held, Permission.READ_DRAFT):
+            return render(request, "not_found.html", status_code=404)
+        label, _, _ = await space_labels(session, space)
+        drafts = list(
+            await session.scalars(
+                select(Draft).where(Draft.space == space).order_by(Draft.updated_at.desc())
+            )
+        )
+        saisines = list(await session.scalars(select(Saisine).order_by(Saisine.number)))
+    return render(
+        request,
+        "drafts.html",
+        space=space,
+        space_label=label,
+        drafts=drafts,
+        saisines=saisines,
+        can_create=allows(held, Permission.CREATE_DRAFT),
+    )
+
+
+async def create(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return RedirectResponse("/connexion", status_code=303)
+    try:
+        form = await checked_form(request)
+    except CsrfFailed:
+        return csrf_refused(request)
+    space = str(form.get("space", ""))
+    try:
+        async with app_state(request).db.transaction() as session:
+            held = await held_in_space(session, user.id, space)
+            if not space.startswith(("group:", "chantier:")) or not allows(
+                held, Permission.CREATE_DRAFT
+            ):
+                return render(request, "not_found.html", status_code=404)
+            initial = ""
+            saisine_id = None
+            raw = str(form.get("saisine_id", ""))
+            if raw.isdigit():
+                saisine = await session.get(Saisine, int(raw))
+                if saisine is not None:
+                    saisine_id = saisine.id
+                    initial = actions.template_from_questions(
+                        str(form.get("title", "")) or saisine.title, _questions(saisine)
+                    )
+            draft = await actions.do_create_draft(
+                session,
+                space=space,
+                title=str(form.get("title", "")),
+                author_id=user.id,
+                kind=str(form.get("kind", "report")),
+                initial_text=initial,
+                saisine_id=saisine_id,
+            )
+    except DocumentsError as exc:
+        return render(request, "error.html", status_code=422, message=_message(request, exc))
+    return RedirectResponse(f"/brouillons/{draft.id}", status_code=303)
+
+
+def _questions(saisine: Saisine) -> list[str]:
+    return [str(q) for q in (saisine.questions or [])]
+
+
+async def set_lock(request: Request) -> Response:
+    found = await _access(request, Permission.LOCK_DRAFT)
+    if isinstance(found, Response):
+        return found
+    user, access = found
+    try:
+        form = await checked_form(request)
+    except CsrfFailed:
+        return csrf_refused(request)
+    async with app_state(request).db.transaction() as session:
+        draft = await actions.get_draft(session, access.draft.id)
+        await actions.do_set_lock(session, draft, locked=form.get("locked") == "1", user_id=user.id)
+    return RedirectResponse(f"/brouillons/{access.draft.id}", status_code=303)
+
+
+async def versions(request: Request) -> Response:
+    found = await _access(request)
+    if isinstance(found, Response):
+        return found
+    _, access = found
+    draft_id = access.draft.id
+    async with app_state(request).db.read() as session:
+        listed = await actions.list_versions(session, draft_id)
+        names = {u.id: u.display_name for u in await session.scalars(select(User))}
+        comparison = await _comparison(request, session, draft_id, listed, names)
+    return render(
+        request,
+        "versions.html",
+        draft=access.draft,
+        versions=listed,
+        names=names,
+        can_edit=access.can_edit,
+        comparison=comparison,
+    )
+
+
+async def _comparison(
+    request: Request,
+    session: AsyncSession,
+    draft_id: int,
+    listed: list[Any],
+    names: dict[int, str],
+) -> dict[str, Any] | None:
+    """The diff asked for by ``?a=<n>&b=<n|courant>``, and who wrote what since ``a``."""
+    a, b = request.query_params.get("a"), request.query_params.get("b")
+    if not a or not a.isdigit():
+        return None
+    old = await actions.get_version(session, draft_id, int(a))
+    if b and b.isdigit():
+        new = await actions.get_version(session, draft_id, int(b))
+        new_text, new_label = new.text, f"v{new.number} — {new.label}"
+    else:
+        doc, _ = await actions.load_doc(session, draft_id)
+        new_text, new_label = crdt.markdown_of(doc), "version en cours"
+    old_label = f"v{old.number} — {old.label}"
+    since = await session.execute(
+        select(DraftUpdate.author_id, DraftUpdate.data)
+        .where(DraftUpdate.draft_id == draft_id, DraftUpdate.id > old.upto_update_id)
+        .order_by(DraftUpdate.id)
+    )
+    spans = attribute(old.state, [(a_id, bytes(d)) for a_id, d in since])
+    written: dict[str, int] = {}
+    for span in spans:
+        if span.author_id is not None:
+            name = names.get(span.author_id, "Ancien membre")
+            written[name] = written.get(name, 0) + len(span.text)
+    return {
+        "old_label": old_label,
+        "new_label": new_label,
+        "rows": side_by_side(old.text, new_text),
+        "unified": unified(old.text, new_text, old_label=old_label, new_label=new_label),
+        "spans": spans,
+        "written": sorted(written.items(), key=lambda kv: -kv[1]),
+        "a": a,
+        "b": b or "courant",
+    }
+
+
+async def name_version(request: Request) -> Response:
+    found = await _access(request, Permission.EDIT_DRAFT)
+    if isinstance(found, Response):
+        return found
+    user, access = found
+    try:
+        form = await checked_form(request)
+    except CsrfFailed:
+        return csrf_refused(request)
+    try:
+        async with app_state(request).db.transaction() as session:
+            draft = await actions.get_draft(session, access.draft.id)
+            await actions.do_name_version(
+                session, draft, label=str(form.get("label", "")), author_id=user.id
+            )
+    except DocumentsError as exc:
+        return render(request, "error.html", status_code=422, message=_message(request, exc))
+    return RedirectResponse(f"/brouillons/{access.draft.id}/versions", status_code=303)
+
+
+async def restore(request: Request) -> Response:
+    found = await _access(request, Permission.EDIT_DRAFT)
+    if isinstance(found, Response):
+        return found
+    user, access = found
+    try:
+        await checked_form(request)
+    except CsrfFailed:
+        return csrf_refused(request)
+    try:
+        async with app_state(request).db.transaction() as session:
+            draft = await actions.get_draft(session, access.draft.id)
+            version = await actions.get_version(session, draft.id, request.path_params["number"])
+            await actions.do_restore(session, draft, version, author_id=user.id)
+    except DocumentsError as exc:
+        return render(request, "error.html", status_code=409, message=_message(request, exc))
+    return RedirectResponse(f"/brouillons/{access.draft.id}", status_code=303)
+
+
+async def export(request: Request) -> Response:
+    found = await _access(request)
+    if isinstance(found, Response):
+        return found
+    _, access = found
+    draft = access.draft
+    fmt = request.path_params["fmt"]
+    if fmt not in ("md", "html", "pdf"):
+        return render(request, "not_found.html", status_code=404)
+    async with app_state(request).db.read() as session:
+        number = request.query_params.get("version", "")
+        if number.isdigit():
+            version = await actions.get_version(session, draft.id, int(number))
+            text, version_label = version.text, f"v{version.number} — {version.label}"
+            moment = version.created_at
+        else:
+            doc, _ = await actions.load_doc(session, draft.id)
+            text, version_label, moment = (
+                crdt.markdown_of(doc),
+                "version en cours",
+                draft.updated_at,
+            )
+        _, group, chantier = await space_labels(session, draft.space)
+        author_ids = set(
+            await session.scalars(
+                select(DraftUpdate.author_id).where(DraftUpdate.draft_id == draft.id)
+            )
+        )
+        authors = sorted(
+            u.display_name
+            for u in await session.scalars(select(User).where(User.id.in_(author_ids)))
+            if u.anonymised_at is None
+        )
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    page = TitlePage(
+        title=draft.title,
+        group=group,
+        chantier=chantier,
+        version=version_label,
+        date=moment.strftime("%d/%m/%Y"),
+        authors=authors,
+    )
+    filename = f"brouillon-{draft.id}"
+    if fmt == "md":
+        return Response(
+            text,
+            media_type="text/markdown; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{filename}.md"'},
+        )
+    if fmt == "html":
+        return Response(
+            to_html(text, page),
+            media_type="text/html; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{filename}.html"'},
+        )
+    pdf = await asyncio.to_thread(to_pdf, text, page)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"content-disposition": f'attachment; filename="{filename}.pdf"'},
+    )

@@ -42,6 +42,7 @@ class Permission(StrEnum):
     EDIT_DRAFT = "draft.edit"
     CREATE_DRAFT = "draft.create"
     LOCK_DRAFT = "draft.lock"
+    COMMENT_DRAFT = "draft.comment"
 
 
 class Scope(StrEnum):
@@ -84,6 +85,7 @@ PERMISSION_LABELS: dict[Permission, str] = {
     Permission.EDIT_DRAFT: "Écrire dans un brouillon, nommer et restaurer des versions",
     Permission.CREATE_DRAFT: "Créer un brouillon",
     Permission.LOCK_DRAFT: "Figer ou rouvrir un brouillon",
+    Permission.COMMENT_DRAFT: "Commenter un brouillon, y proposer une modification",
 }
 
 SCOPE_LABELS: dict[Scope, str] = {
@@ -145,6 +147,7 @@ PERMISSIONS: dict[Permission, dict[Scope, frozenset[Role]]] = {
     Permission.EDIT_DRAFT: _draft_action(_DRAFT_WRITERS),
     Permission.CREATE_DRAFT: _draft_action(_DRAFT_WRITERS),
     Permission.LOCK_DRAFT: _draft_action(_DRAFT_WRITERS),
+    Permission.COMMENT_DRAFT: _draft_action(_LOCAL_WRITERS),
 }
 
 ROOM_PERMISSIONS = (
@@ -161,6 +164,7 @@ DRAFT_PERMISSIONS = (
     Permission.EDIT_DRAFT,
     Permission.CREATE_DRAFT,
     Permission.LOCK_DRAFT,
+    Permission.COMMENT_DRAFT,
 )
 
 Held = Iterable[tuple[Scope, Role]]

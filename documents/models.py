@@ -93,3 +93,51 @@ class DraftVersion(Base):
     state: Mapped[bytes] = mapped_column(LargeBinary)
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DraftComment(Base):
+    """A comment (or a suggested change) anchored to a passage, possibly a reply.
+
+    The passage is held by two Yjs relative positions (``StickyIndex``), so it follows
+    the text through everyone's edits; ``quote`` keeps what it said when commented.
+    """
+
+    __tablename__ = "draft_comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("draft_comments.id", ondelete="CASCADE"), default=None
+    )
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    anchor_start: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    anchor_end: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    quote: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    # A suggestion proposes ``replacement`` for the passage; rapporteurs decide.
+    replacement: Mapped[str | None] = mapped_column(Text, default=None)
+    state: Mapped[str] = mapped_column(
+        String(12), default="open"
+    )  # open, resolved, accepted, rejected
+    decided_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Notification(Base):
+    """Something a member should see: a mention in a comment, a comment on their draft."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    text: Mapped[str] = mapped_column(String(500))
+    link: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)

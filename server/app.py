@@ -29,7 +29,7 @@ from server.oidc import create_oidc_client
 from server.ratelimit import RateLimiter
 from server.state import AppState
 from server.templates import STATIC_DIR
-from server.views import account, admin, api, drafts, oidc, pages
+from server.views import account, admin, api, drafts, notifications, oidc, pages
 
 SECURITY_HEADERS = [
     (
@@ -112,6 +112,8 @@ def routes() -> list[Route | Mount | WebSocketRoute]:
         Route("/admin/roles/retrait", admin.remove_role, methods=["POST"]),
         Route("/admin/membres/{user_id:int}/desactivation", admin.deactivate, methods=["POST"]),
         Route("/admin/journal", admin.audit_log),
+        Route("/notifications", notifications.notifications),
+        Route("/notifications/lues", notifications.mark_read, methods=["POST"]),
         Route("/brouillons", drafts.space_drafts, name="drafts"),
         Route("/brouillons", drafts.create, methods=["POST"]),
         Route("/brouillons/{draft_id:int}", drafts.editor, name="draft"),
@@ -125,6 +127,18 @@ def routes() -> list[Route | Mount | WebSocketRoute]:
         ),
         Route("/brouillons/{draft_id:int}/export.{fmt:str}", drafts.export),
         Route("/api/drafts/{draft_id:int}/preview", drafts.preview),
+        Route("/api/drafts/{draft_id:int}/comments", drafts.list_comments),
+        Route("/api/drafts/{draft_id:int}/comments", drafts.add_comment, methods=["POST"]),
+        Route(
+            "/api/drafts/{draft_id:int}/comments/{comment_id:int}/resolve",
+            drafts.resolve_comment,
+            methods=["POST"],
+        ),
+        Route(
+            "/api/drafts/{draft_id:int}/comments/{comment_id:int}/decision",
+            drafts.decide_suggestion,
+            methods=["POST"],
+        ),
         Route("/api/rooms/{room_id:int}/messages", api.room_messages),
         Route("/api/rooms/{room_id:int}/events", api.room_events),
         Route("/api/rooms/{room_id:int}/topics", api.room_topics),

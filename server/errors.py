@@ -13,6 +13,7 @@ from typing import Any
 from auth.errors import AuthError
 from documents.errors import DocumentsError
 from rooms.errors import RoomsError
+from server.csrf import CsrfFailed
 from server.i18n import translate
 from server.protocol import ProtocolError
 
@@ -40,6 +41,7 @@ HTTP_STATUS: dict[str, int] = {
     "update_too_large": 413,
     "invalid_update": 400,
     "invalid_draft_input": 422,
+    "comment_not_found": 404,
     "bad_request": 400,
 }
 
@@ -74,7 +76,9 @@ def describe(exc: Exception, locale: str = "fr") -> tuple[str, str, dict[str, An
     """``(code, sentence, data)`` for a known error; ``internal_error`` otherwise."""
     if isinstance(exc, ProtocolError):
         code, data = exc.code, exc.data
-    elif isinstance(exc, RoomsError | AuthError | DocumentsError | RateLimited | BadRequest):
+    elif isinstance(
+        exc, RoomsError | AuthError | DocumentsError | RateLimited | BadRequest | CsrfFailed
+    ):
         code, data = exc.code, dict(exc.data)
     else:
         code, data = "internal_error", {}

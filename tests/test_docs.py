@@ -195,14 +195,15 @@ def test_every_limit_is_named() -> None:
 
 
 def test_every_json_endpoint_is_documented() -> None:
-    paths = [
-        re.sub(r":\w+}", "}", route.path)
+    endpoints = [
+        (method, re.sub(r":\w+}", "}", route.path))
         for route in routes()
         if getattr(route, "path", "").startswith("/api/")
+        for method in sorted(set(getattr(route, "methods", None) or ()) - {"HEAD"})
     ]
-    assert paths
-    for path in paths:
-        assert f"### `GET {path}`" in PROTOCOL, f"endpoint {path} is not documented"
+    assert endpoints
+    for method, path in endpoints:
+        assert f"### `{method} {path}`" in PROTOCOL, f"{method} {path} is not documented"
 
 
 # -- permissions.md -------------------------------------------------------------------

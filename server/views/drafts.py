@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import re
 import zlib
 from typing import Any
 
@@ -20,20 +21,28 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from auth.models import User
 from auth.roles import Permission, allows
-from documents import actions, crdt
+from documents import actions, comments, crdt
 from documents.attribution import attribute
 from documents.diff import side_by_side, unified
 from documents.errors import DocumentsError
 from documents.export import TitlePage, to_html, to_pdf
 from documents.models import Draft, DraftUpdate
 from documents.rendering import render_markdown
-from rooms.access import access_draft, held_in_space
-from rooms.errors import RoomsError
-from rooms.models import Chantier, Group, Saisine
+from rooms.access import access_draft, held_in_space, space_chain
+from rooms.errors import NotAllowed, RoomsError
+from rooms.models import Chantier, Group, Membership, Saisine
+from rooms.shapes import iso
 from server import errors
-from server.csrf import CsrfFailed
+from server.csrf import CsrfFailed, check_csrf, csrf_token
 from server.templates import request_locale
-from server.views.common import app_state, checked_form, csrf_refused, current_user, render
+from server.views.common import (
+    app_state,
+    checked_form,
+    csrf_refused,
+    current_user,
+    error_response,
+    render,
+)
 
 COLORS = ["#000091", "#8a3b12", "#18753c", "#6a2e8c", "#b34000", "#00666b", "#a60e60"]
 
@@ -97,6 +106,8 @@ async def editor(request: Request) -> Response:
         "ws_url": "/ws/drafts",
         "room": str(draft.id),
         "limits": {"update_bytes": actions.MAX_UPDATE_BYTES},
+        "can_comment": access.allows(Permission.COMMENT_DRAFT),
+        "csrf": csrf_token(request),
     }
     return render(
         request,
@@ -368,3 +379,171 @@ async def export(request: Request) -> Response:
         media_type="application/pdf",
         headers={"content-disposition": f'attachment; filename="{filename}.pdf"'},
     )
+
+
+# -- comments and suggestions (JSON, for the editor's comments panel) --------------------
+def _shape(comment: Any, names: dict[int, str], doc: Any) -> dict[str, Any]:
+    span = comments.resolve(doc, comment.anchor_start, comment.anchor_end)
+    return {
+        "id": comment.id,
+        "parent_id": comment.parent_id,
+        "author": {"id": comment.author_id, "name": names.get(comment.author_id, "Ancien membre")},
+        "quote": comment.quote,
+        "source": comment.source,
+        "html": comment.html,
+        "replacement": comment.replacement,
+        "state": comment.state,
+        "range": list(span) if span else None,
+        "created_at": iso(comment.created_at),
+    }
+
+
+async def _json_access(request: Request, permission: Permission) -> tuple[User, Any] | JSONResponse:
+    user = await current_user(request)
+    if user is None:
+        return JSONResponse({"error": {"code": "not_authenticated"}}, status_code=401)
+    try:
+        async with app_state(request).db.read() as session:
+            access = await access_draft(
+                session, user.id, request.path_params["draft_id"], permission
+            )
+    except (RoomsError, DocumentsError) as exc:
+        return error_response(request, exc)
+    if request.method == "POST":
+        try:
+            check_csrf(request, None)
+        except CsrfFailed as exc:
+            return error_response(request, exc)
+    return user, access
+
+
+async def list_comments(request: Request) -> Response:
+    found = await _json_access(request, Permission.READ_DRAFT)
+    if isinstance(found, Response):
+        return found
+    _, access = found
+    async with app_state(request).db.read() as session:
+        doc, _ = await actions.load_doc(session, access.draft.id)
+        listed = await comments.list_comments(session, access.draft.id)
+        ids = {c.author_id for c in listed}
+        names = {
+            u.id: u.display_name
+            for u in await session.scalars(select(User).where(User.id.in_(ids)))
+        }
+    return JSONResponse({"comments": [_shape(c, names, doc) for c in listed]})
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except ValueError:
+        raise errors.BadRequest(field="body") from None
+    if not isinstance(data, dict):
+        raise errors.BadRequest(field="body")
+    return data
+
+
+async def add_comment(request: Request) -> Response:
+    found = await _json_access(request, Permission.COMMENT_DRAFT)
+    if isinstance(found, Response):
+        return found
+    user, access = found
+    try:
+        data = await _body(request)
+        async with app_state(request).db.transaction() as session:
+            draft = await actions.get_draft(session, access.draft.id)
+            doc, _ = await actions.load_doc(session, draft.id)
+            anchor = None
+            if isinstance(data.get("anchor"), dict):
+                anchor = comments.anchor_from_client(
+                    doc, str(data["anchor"].get("start", "")), str(data["anchor"].get("end", ""))
+                )
+            elif isinstance(data.get("range"), list) and len(data["range"]) == 2:
+                start, end = data["range"]
+                if not isinstance(start, int) or not isinstance(end, int):
+                    raise errors.BadRequest(field="range")
+                anchor = comments.anchor_range(doc, start, end)
+            parent = data.get("parent_id")
+            replacement = data.get("replacement")
+            comment = await comments.do_comment(
+                session,
+                draft,
+                doc,
+                author_id=user.id,
+                body=str(data.get("body", "")),
+                anchor=anchor,
+                parent_id=parent if isinstance(parent, int) else None,
+                replacement=replacement if isinstance(replacement, str) else None,
+                mentions=await _mentionable(session, str(data.get("body", ""))),
+                writers=await _writers(session, draft.space),
+                link=f"/brouillons/{draft.id}#commentaire-",
+            )
+            names = {user.id: user.display_name}
+            shaped = _shape(comment, names, doc)
+    except (DocumentsError, errors.BadRequest) as exc:
+        return error_response(request, exc)
+    return JSONResponse(shaped, status_code=201)
+
+
+async def _mentionable(session: AsyncSession, body: str) -> dict[str, int]:
+    names = {m.group(1).strip() for m in re.finditer(r"@\*\*([^*\n]{1,120})\*\*", body)}
+    if not names:
+        return {}
+    rows = await session.execute(
+        select(User.display_name, User.id).where(User.display_name.in_(names), User.is_active)
+    )
+    return {str(n): int(i) for n, i in rows}
+
+
+async def _writers(session: AsyncSession, space: str) -> list[int]:
+    """The draft's rapporteurs, co-rapporteurs and copilots (told of new comments)."""
+    chain = await space_chain(session, space)
+    rows = await session.scalars(
+        select(Membership.user_id).where(
+            Membership.space.in_(chain[1:]),
+            Membership.role.in_(["rapporteur", "co_rapporteur", "copilote"]),
+        )
+    )
+    return sorted(set(rows))
+
+
+async def resolve_comment(request: Request) -> Response:
+    found = await _json_access(request, Permission.COMMENT_DRAFT)
+    if isinstance(found, Response):
+        return found
+    user, access = found
+    try:
+        data = await _body(request)
+        async with app_state(request).db.transaction() as session:
+            comment = await comments.get_comment(
+                session, access.draft.id, request.path_params["comment_id"]
+            )
+            if comment.author_id != user.id and not access.allows(Permission.EDIT_DRAFT):
+                raise NotAllowed(permission=Permission.EDIT_DRAFT.value)
+            await comments.do_resolve(
+                session, comment, user_id=user.id, resolved=bool(data.get("resolved", True))
+            )
+    except (DocumentsError, RoomsError, errors.BadRequest) as exc:
+        return error_response(request, exc)
+    return JSONResponse({"id": comment.id, "state": comment.state})
+
+
+async def decide_suggestion(request: Request) -> Response:
+    found = await _json_access(request, Permission.EDIT_DRAFT)
+    if isinstance(found, Response):
+        return found
+    user, access = found
+    try:
+        data = await _body(request)
+        async with app_state(request).db.transaction() as session:
+            draft = await actions.get_draft(session, access.draft.id)
+            doc, _ = await actions.load_doc(session, draft.id)
+            comment = await comments.get_comment(
+                session, draft.id, request.path_params["comment_id"]
+            )
+            await comments.do_decide_suggestion(
+                session, draft, doc, comment, user_id=user.id, accept=bool(data.get("accept"))
+            )
+    except (DocumentsError, errors.BadRequest) as exc:
+        return error_response(request, exc)
+    return JSONResponse({"id": comment.id, "state": comment.state})

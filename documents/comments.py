@@ -1,0 +1,209 @@
+"""Comments and suggestions on a draft's passages, threads, resolution, notifications.
+
+A comment is anchored by two relative positions (pycrdt ``StickyIndex``, the Yjs
+"relative position"), so the passage it points at survives everyone's edits. A
+suggestion carries a ``replacement``: a member without the right to edit proposes it, a
+rapporteur accepts (the change is applied as an edit, attributed to the proposer) or
+rejects it. Notifications go to the members mentioned and to the draft's writers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pycrdt import Assoc, Doc, StickyIndex
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.base import emit, utcnow
+from documents import crdt
+from documents.actions import store_update
+from documents.errors import DocumentsError, DraftLocked, InvalidDraftInput
+from documents.models import Draft, DraftComment, Notification
+from documents.rendering import render_markdown
+
+MAX_COMMENT_BYTES = 8 * 1024
+QUOTE_CHARS = 300
+
+
+class CommentNotFound(DocumentsError):
+    code = "comment_not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    start: bytes
+    end: bytes
+    quote: str
+
+
+def _char_to_byte(text: str, index: int) -> int:
+    return len(text[:index].encode())
+
+
+def _byte_to_char(text: str, offset: int) -> int:
+    return len(text.encode()[:offset].decode(errors="ignore"))
+
+
+def anchor_range(doc: Doc, start: int, end: int) -> Anchor:
+    """Anchors for characters ``start``..``end`` of the document's current text."""
+    text = crdt.text_of(doc)
+    current = str(text)
+    if not 0 <= start <= end <= len(current):
+        raise InvalidDraftInput(field="range", reason="out_of_range")
+    first = text.sticky_index(_char_to_byte(current, start), Assoc.AFTER)
+    last = text.sticky_index(_char_to_byte(current, end), Assoc.BEFORE)
+    return Anchor(first.encode(), last.encode(), current[start:end][:QUOTE_CHARS])
+
+
+def anchor_from_client(doc: Doc, start_b64: str, end_b64: str) -> Anchor:
+    """Anchors made by a browser (``Y.encodeRelativePosition``, base64)."""
+    try:
+        start, end = base64.b64decode(start_b64, validate=True), base64.b64decode(end_b64)
+        resolved = resolve(doc, start, end)
+    except (binascii.Error, ValueError, RuntimeError):
+        raise InvalidDraftInput(field="anchor", reason="invalid") from None
+    if resolved is None:
+        raise InvalidDraftInput(field="anchor", reason="invalid")
+    text = crdt.markdown_of(doc)
+    return Anchor(start, end, text[resolved[0] : resolved[1]][:QUOTE_CHARS])
+
+
+def resolve(doc: Doc, start: bytes | None, end: bytes | None) -> tuple[int, int] | None:
+    """The passage's character range in today's text (``None``: no anchor)."""
+    if start is None or end is None:
+        return None
+    text = crdt.text_of(doc)
+    current = str(text)
+    first = StickyIndex.decode(start, text).get_index()
+    last = StickyIndex.decode(end, text).get_index()
+    a, b = _byte_to_char(current, first), _byte_to_char(current, last)
+    return (a, max(a, b))
+
+
+async def do_comment(
+    session: AsyncSession,
+    draft: Draft,
+    doc: Doc,
+    *,
+    author_id: int,
+    body: str,
+    anchor: Anchor | None = None,
+    parent_id: int | None = None,
+    replacement: str | None = None,
+    mentions: dict[str, int] | None = None,
+    writers: Sequence[int] = (),
+    link: str = "",
+) -> DraftComment:
+    """Add a comment, a reply (``parent_id``) or a suggestion (``replacement``)."""
+    body = body.strip()
+    if not body and replacement is None:
+        raise InvalidDraftInput(field="body", reason="empty")
+    if len(body.encode()) > MAX_COMMENT_BYTES or len((replacement or "").encode()) > 64 * 1024:
+        raise InvalidDraftInput(field="body", reason="too_long")
+    if parent_id is not None:
+        parent = await session.get(DraftComment, parent_id)
+        if parent is None or parent.draft_id != draft.id:
+            raise CommentNotFound(comment_id=parent_id)
+        anchor, replacement = None, None
+    elif anchor is None:
+        raise InvalidDraftInput(field="anchor", reason="missing")
+    if replacement is not None and draft.locked_at is not None:
+        raise DraftLocked(draft_id=draft.id)
+    rendered = render_markdown(body, mentions=mentions or {})
+    comment = DraftComment(
+        draft_id=draft.id,
+        parent_id=parent_id,
+        author_id=author_id,
+        anchor_start=anchor.start if anchor else None,
+        anchor_end=anchor.end if anchor else None,
+        quote=anchor.quote if anchor else "",
+        source=body,
+        html=rendered.html,
+        replacement=replacement,
+    )
+    session.add(comment)
+    await session.flush()
+    what = "suggestion" if replacement is not None else "comment"
+    for user_id in set(rendered.mentioned) - {author_id}:
+        notify(
+            session, user_id, "mention", f"Mention dans un commentaire de « {draft.title} »", link
+        )
+    noun = "Nouvelle suggestion" if what == "suggestion" else "Nouveau commentaire"
+    for user_id in set(writers) - {author_id} - set(rendered.mentioned):
+        notify(session, user_id, what, f"{noun} sur « {draft.title} »", link)
+    return comment
+
+
+def notify(session: AsyncSession, user_id: int, kind: str, text: str, link: str) -> None:
+    session.add(Notification(user_id=user_id, kind=kind, text=text[:500], link=link[:300]))
+    emit(
+        session,
+        f"user:{user_id}",
+        _dumps({"type": "notification", "kind": kind, "text": text[:500], "link": link[:300]}),
+    )
+
+
+def _dumps(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+async def get_comment(session: AsyncSession, draft_id: int, comment_id: int) -> DraftComment:
+    comment = await session.get(DraftComment, comment_id)
+    if comment is None or comment.draft_id != draft_id:
+        raise CommentNotFound(comment_id=comment_id)
+    return comment
+
+
+async def do_resolve(
+    session: AsyncSession, comment: DraftComment, *, user_id: int, resolved: bool
+) -> None:
+    if comment.replacement is not None and comment.state in ("accepted", "rejected"):
+        raise InvalidDraftInput(field="state", reason="decided")
+    comment.state = "resolved" if resolved else "open"
+    comment.decided_by_id = user_id if resolved else None
+    comment.decided_at = utcnow() if resolved else None
+
+
+async def do_decide_suggestion(
+    session: AsyncSession,
+    draft: Draft,
+    doc: Doc,
+    comment: DraftComment,
+    *,
+    user_id: int,
+    accept: bool,
+) -> int | None:
+    """Accept (apply as an edit, attributed to the proposer) or reject a suggestion.
+
+    Returns:
+        The stored update's id when accepted.
+    """
+    if comment.replacement is None or comment.state != "open":
+        raise InvalidDraftInput(field="state", reason="not_pending")
+    comment.state = "accepted" if accept else "rejected"
+    comment.decided_by_id = user_id
+    comment.decided_at = utcnow()
+    if not accept:
+        return None
+    if draft.locked_at is not None:
+        raise DraftLocked(draft_id=draft.id)
+    span = resolve(doc, comment.anchor_start, comment.anchor_end)
+    if span is None:
+        raise InvalidDraftInput(field="anchor", reason="missing")
+    current = crdt.markdown_of(doc)
+    target = current[: span[0]] + comment.replacement + current[span[1] :]
+    update = crdt.edit_to(doc, target)
+    return await store_update(session, draft, update, author_id=comment.author_id)
+
+
+async def list_comments(session: AsyncSession, draft_id: int) -> list[DraftComment]:
+    rows = await session.scalars(
+        select(DraftComment).where(DraftComment.draft_id == draft_id).order_by(DraftComment.id)
+    )
+    return list(rows)

@@ -30,6 +30,8 @@ from documents.models import Draft, DraftSnapshot, DraftUpdate, DraftVersion
 MAX_UPDATE_BYTES = 1024 * 1024
 MAX_TITLE_CHARS = 200
 SNAPSHOT_EVERY = 200  # updates after the last snapshot before a new one is written
+# Log rows younger than this may still be committing under an older id.
+SETTLE = dt.timedelta(seconds=30)
 
 
 def draft_channel(draft_id: int) -> str:
@@ -155,19 +157,42 @@ async def store_update(
     return row.id
 
 
-async def maybe_snapshot(session: AsyncSession, draft_id: int, doc: Doc, upto: int) -> bool:
-    """Write a snapshot when enough updates piled up since the last one."""
+async def maybe_snapshot(session: AsyncSession, draft_id: int) -> bool:
+    """Merge settled log rows into a new snapshot when enough piled up since the last.
+
+    Only rows older than ``SETTLE`` count: a row with a lower id may still be committing
+    in another transaction, and a snapshot labelled past it would hide it forever.
+    The rows stay in the log (versions and attribution replay them).
+    """
     last = await session.scalar(
-        select(func.max(DraftSnapshot.upto_update_id)).where(DraftSnapshot.draft_id == draft_id)
+        select(DraftSnapshot)
+        .where(DraftSnapshot.draft_id == draft_id)
+        .order_by(DraftSnapshot.upto_update_id.desc())
+        .limit(1)
     )
-    pending = await session.scalar(
-        select(func.count(DraftUpdate.id)).where(
-            DraftUpdate.draft_id == draft_id, DraftUpdate.id > (last or 0), DraftUpdate.id <= upto
+    after = last.upto_update_id if last else 0
+    settled = await session.scalar(
+        select(func.max(DraftUpdate.id)).where(
+            DraftUpdate.draft_id == draft_id, DraftUpdate.created_at < utcnow() - SETTLE
         )
     )
-    if (pending or 0) < SNAPSHOT_EVERY:
+    if settled is None or settled <= after:
         return False
-    session.add(DraftSnapshot(draft_id=draft_id, upto_update_id=upto, state=doc.get_update()))
+    rows = list(
+        await session.scalars(
+            select(DraftUpdate.data)
+            .where(
+                DraftUpdate.draft_id == draft_id,
+                DraftUpdate.id > after,
+                DraftUpdate.id <= settled,
+            )
+            .order_by(DraftUpdate.id)
+        )
+    )
+    if len(rows) < SNAPSHOT_EVERY:
+        return False
+    doc = crdt.load([last.state, *rows] if last else rows)
+    session.add(DraftSnapshot(draft_id=draft_id, upto_update_id=settled, state=doc.get_update()))
     return True
 
 

@@ -61,9 +61,6 @@ CLOSE_READ_ONLY = 4003
 CLOSE_BAD_UPDATE = 4400
 SEND_QUEUE_LIMIT = 1_000
 UNLOAD_GRACE_SECS = 30.0
-# Log rows younger than this may still be committing under an older id: the repair
-# keeps looking at them until they are old enough to be sure of.
-SETTLE = dt.timedelta(seconds=30)
 
 
 class DraftSocket:
@@ -199,7 +196,7 @@ class DraftHub:
                 for update_id, data in found:
                     room.apply_logged(int(update_id), bytes(data))
         # Raise the floor over old rows, all applied, so the next query stays small.
-        settled = utcnow() - SETTLE
+        settled = utcnow() - draft_actions.SETTLE
         old = sorted(
             i
             for i, created in rows
@@ -332,7 +329,7 @@ class DraftHub:
                 update_id = await draft_actions.check_store_update(
                     session, access.draft, update, author_id=socket.user_id
                 )
-                await draft_actions.maybe_snapshot(session, room.draft_id, room.doc, room.floor)
+                await draft_actions.maybe_snapshot(session, room.draft_id)
         except (DocumentsError, RoomsError) as exc:
             code = (
                 CLOSE_READ_ONLY if exc.code in ("forbidden", "draft_locked") else CLOSE_BAD_UPDATE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import pytest
 from pycrdt import Doc, Text
@@ -177,3 +178,40 @@ async def test_restore_is_a_new_edit(server: LiveServer, world: World, count: in
         )
     assert rows >= count  # history kept: the restore added to the log
     await anne.close()
+
+
+async def test_snapshots_shortcut_loading_and_idle_drafts_leave_memory(
+    server: LiveServer, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from documents.models import DraftSnapshot
+    from server import drafts as draft_server
+
+    monkeypatch.setattr(actions, "SNAPSHOT_EVERY", 5)
+    monkeypatch.setattr(actions, "SETTLE", dt.timedelta(0))
+    monkeypatch.setattr(draft_server, "UNLOAD_GRACE_SECS", 0.2)
+    draft_id = await make_draft(server, "0")
+    anne = await YClient.connect(url(server, draft_id), world.cookies["rapporteur"])
+    await anne.wait_text("0")
+    for i in range(1, 12):
+        anne.text.insert(len(anne.text), str(i))
+        await asyncio.sleep(0.02)
+    expected = "".join(str(i) for i in range(12))
+    async with asyncio.timeout(10):
+        while True:
+            async with server.state.db.read() as session:
+                doc, _ = await actions.load_doc(session, draft_id)
+            if crdt.markdown_of(doc) == expected:
+                break
+            await asyncio.sleep(0.05)
+    async with server.state.db.read() as session:
+        snapshots = list(
+            await session.scalars(select(DraftSnapshot).where(DraftSnapshot.draft_id == draft_id))
+        )
+    assert snapshots  # written along the way; loading above went through the newest
+    assert draft_id in server.state.drafts.rooms
+    await anne.close()
+    await asyncio.sleep(0.6)
+    assert draft_id not in server.state.drafts.rooms  # nobody left: unloaded
+    again = await YClient.connect(url(server, draft_id), world.cookies["marie"])
+    await again.wait_text(expected)  # reloaded from the snapshot and the log
+    await again.close()

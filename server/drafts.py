@@ -287,9 +287,13 @@ class DraftHub:
         try:
             async with self.db.read() as session:
                 access = await access_draft(session, socket.user_id, draft_id)
-                socket.can_edit = access.can_edit
         except (RoomsError, DocumentsError):
             socket.close(4404, "draft_not_found")
+            return
+        if socket.can_edit and not access.can_edit:
+            # Locked, or the right withdrawn: tell the page now (it turns read-only).
+            socket.close(CLOSE_READ_ONLY, "read_only")
+        socket.can_edit = access.can_edit
 
     # -- one socket ------------------------------------------------------------------
     async def handle(self, socket: DraftSocket, room: DraftRoom, message: bytes) -> None:
@@ -301,7 +305,9 @@ class DraftHub:
             payload = read_message(message[1:])
             socket.client_ids |= _awareness_clients(payload)
             room.awareness.apply_awareness_update(payload, socket)
-            room.broadcast(message, skip=socket)
+            # To everyone, the sender too (as the reference server does): a lone editor
+            # then still hears from the server, and y-websocket keeps its socket.
+            room.broadcast(message)
             await self.broker.publish(
                 f"draft-awareness:{room.draft_id}:{id(self)}", base64.b64encode(payload).decode()
             )

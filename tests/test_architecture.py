@@ -61,8 +61,14 @@ def test_domain_packages_never_import_server(package: str) -> None:
 
 
 # Modules besides ``*/actions*`` allowed to queue broker messages: the outbox itself, the
-# room log writer the actions call, and sign-in sessions (revocations close sockets).
-EMITTERS = {Path("auth/base.py"), Path("rooms/events.py"), Path("auth/sessions.py")}
+# room log writer the actions call, sign-in sessions (revocations close sockets), and the
+# draft comments (their notifications).
+EMITTERS = {
+    Path("auth/base.py"),
+    Path("rooms/events.py"),
+    Path("auth/sessions.py"),
+    Path("documents/comments.py"),
+}
 
 
 def _may_emit(path: Path) -> bool:

@@ -11,7 +11,6 @@ import asyncio
 import datetime as dt
 import json
 import re
-import zlib
 from typing import Any
 
 from sqlalchemy import select
@@ -44,11 +43,15 @@ from server.views.common import (
     render,
 )
 
-COLORS = ["#000091", "#8a3b12", "#18753c", "#6a2e8c", "#b34000", "#00666b", "#a60e60"]
+# Dark enough for text on white (contrast ≥ 4.5:1), different enough to tell apart.
+COLORS = [
+    "#000091", "#8a3b12", "#18753c", "#6a2e8c", "#b34000", "#00666b", "#a60e60",
+    "#3558a2", "#716043", "#c3135f", "#2f6f4f", "#5e2a84",
+]  # fmt: skip
 
 
 def color_of(user_id: int) -> str:
-    return COLORS[zlib.crc32(str(user_id).encode()) % len(COLORS)]
+    return COLORS[user_id % len(COLORS)]
 
 
 async def space_labels(session: AsyncSession, space: str) -> tuple[str, str, str]:

@@ -240,6 +240,14 @@ async def do_name_version(
     return version
 
 
+async def do_set_members_can_edit(session: AsyncSession, draft: Draft, open_: bool) -> None:
+    """Let the members of the draft's space edit it too (or only its writers again)."""
+    draft.members_can_edit = open_
+    emit(
+        session, draft_channel(draft.id) + ":control", json.dumps({"op": "members", "open": open_})
+    )
+
+
 async def get_version(session: AsyncSession, draft_id: int, number: int) -> DraftVersion:
     version = await session.scalar(
         select(DraftVersion).where(DraftVersion.draft_id == draft_id, DraftVersion.number == number)

@@ -118,6 +118,9 @@ def routes() -> list[Route | Mount | WebSocketRoute]:
         Route("/brouillons", drafts.create, methods=["POST"]),
         Route("/brouillons/{draft_id:int}", drafts.editor, name="draft"),
         Route("/brouillons/{draft_id:int}/verrou", drafts.set_lock, methods=["POST"]),
+        Route(
+            "/brouillons/{draft_id:int}/ouverture", drafts.set_members_can_edit, methods=["POST"]
+        ),
         Route("/brouillons/{draft_id:int}/versions", drafts.versions),
         Route("/brouillons/{draft_id:int}/versions", drafts.name_version, methods=["POST"]),
         Route(

@@ -219,6 +219,22 @@ async def set_lock(request: Request) -> Response:
     return RedirectResponse(f"/brouillons/{access.draft.id}", status_code=303)
 
 
+async def set_members_can_edit(request: Request) -> Response:
+    """Open the draft's editing to the space's members, or close it again."""
+    found = await _access(request, Permission.LOCK_DRAFT)
+    if isinstance(found, Response):
+        return found
+    _, access = found
+    try:
+        form = await checked_form(request)
+    except CsrfFailed:
+        return csrf_refused(request)
+    async with app_state(request).db.transaction() as session:
+        draft = await actions.get_draft(session, access.draft.id)
+        await actions.do_set_members_can_edit(session, draft, form.get("open") == "1")
+    return RedirectResponse(f"/brouillons/{access.draft.id}", status_code=303)
+
+
 async def versions(request: Request) -> Response:
     found = await _access(request)
     if isinstance(found, Response):

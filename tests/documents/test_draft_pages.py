@@ -181,3 +181,27 @@ async def test_automatic_versions_while_edited(server: LiveServer, world: World)
         assert later is not None
         numbers = list(await session.scalars(select(DraftVersion.number)))
     assert numbers == [1, 2]
+
+
+async def test_a_draft_opened_to_members_lets_them_edit(server: LiveServer, world: World) -> None:
+    async with server.state.db.transaction() as session:
+        draft = await actions.do_create_draft(
+            session, space="chantier:1", title="Notes", author_id=None, initial_text="Début"
+        )
+        draft_id = draft.id
+    marie = await YClient.connect(f"{server.ws_url}/drafts/{draft_id}", world.cookies["marie"])
+    await marie.wait_text("Début")
+    async with await client_for(server, world, "rapporteur") as http:
+        opened = await post_form(http, f"/brouillons/{draft_id}/ouverture", {"open": "1"})
+        assert opened.status_code == 303
+    async with await client_for(server, world, "marie") as http:
+        refused = await post_form(http, f"/brouillons/{draft_id}/ouverture", {"open": "0"})
+        assert refused.status_code == 403  # members do not decide who edits
+    await marie.close()
+    marie = await YClient.connect(f"{server.ws_url}/drafts/{draft_id}", world.cookies["marie"])
+    await marie.wait_text("Début")
+    marie.text.insert(len(marie.text), " — ajout de Marie")
+    anne = await YClient.connect(f"{server.ws_url}/drafts/{draft_id}", world.cookies["rapporteur"])
+    await anne.wait_text("Début — ajout de Marie")
+    await marie.close()
+    await anne.close()

@@ -43,6 +43,10 @@ class Permission(StrEnum):
     CREATE_DRAFT = "draft.create"
     LOCK_DRAFT = "draft.lock"
     COMMENT_DRAFT = "draft.comment"
+    MODERATE_ROOM = "room.moderate"
+    FLAG_MESSAGE = "message.flag"
+    ACK_ANNOUNCEMENT = "announcement.ack"
+    BLOCK_MEMBER = "member.block"
 
 
 class Scope(StrEnum):
@@ -86,6 +90,12 @@ PERMISSION_LABELS: dict[Permission, str] = {
     Permission.CREATE_DRAFT: "Créer un brouillon",
     Permission.LOCK_DRAFT: "Figer ou rouvrir un brouillon",
     Permission.COMMENT_DRAFT: "Commenter un brouillon, y proposer une modification",
+    Permission.MODERATE_ROOM: (
+        "Modérer un salon (masquer, épingler, verrouiller, annonces, sourdine, retrait…)"
+    ),
+    Permission.FLAG_MESSAGE: "Signaler un message à la modération",
+    Permission.ACK_ANNOUNCEMENT: "Prendre connaissance d'une annonce (accusé de lecture)",
+    Permission.BLOCK_MEMBER: "Bloquer un membre dans toute l'assemblée (lecture seule)",
 }
 
 SCOPE_LABELS: dict[Scope, str] = {
@@ -148,6 +158,13 @@ PERMISSIONS: dict[Permission, dict[Scope, frozenset[Role]]] = {
     Permission.CREATE_DRAFT: _draft_action(_DRAFT_WRITERS),
     Permission.LOCK_DRAFT: _draft_action(_DRAFT_WRITERS),
     Permission.COMMENT_DRAFT: _draft_action(_LOCAL_WRITERS),
+    # Moderation: the binôme copilote in its group (and chantiers), the comité and the
+    # administrators everywhere. Members who work in the space flag messages; the whole
+    # audience of a room (observers included) acknowledges its announcements.
+    Permission.MODERATE_ROOM: _room_action(frozenset({Role.COPILOTE})),
+    Permission.FLAG_MESSAGE: _room_action(_LOCAL_WRITERS),
+    Permission.ACK_ANNOUNCEMENT: _room_action(_ALL),
+    Permission.BLOCK_MEMBER: _assembly_action(_ASSEMBLY_WIDE),
 }
 
 ROOM_PERMISSIONS = (
@@ -157,6 +174,9 @@ ROOM_PERMISSIONS = (
     Permission.DELETE_OWN_MESSAGE,
     Permission.REACT,
     Permission.MANAGE_TOPICS,
+    Permission.MODERATE_ROOM,
+    Permission.FLAG_MESSAGE,
+    Permission.ACK_ANNOUNCEMENT,
 )
 
 DRAFT_PERMISSIONS = (

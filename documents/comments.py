@@ -12,11 +12,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pycrdt import Assoc, Doc, StickyIndex
+from pycrdt import Assoc, Doc, StickyIndex, Text
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,22 +43,65 @@ class Anchor:
     quote: str
 
 
+# pycrdt 0.14 (yrs) counts a sticky index's offset as the UTF-8 length of the items
+# before the one it points into, plus the UTF-16 length of what precedes it *inside*
+# that item (y-crdt/pycrdt#382), while its other offsets (insert, delete) are UTF-8
+# bytes. The two agree when no multi-byte character comes before a position within its
+# own item. So sticky indices are made and read on a scratch copy of the document in
+# which every multi-byte character ends its item (an insertion deleted at once splits
+# the item; the text is unchanged and characters keep their ids, so an index made there
+# holds in the real document). One copy per state of a document.
+_byte_views: weakref.WeakKeyDictionary[Doc, tuple[bytes, Text]] = weakref.WeakKeyDictionary()
+
+
+def _byte_view(doc: Doc) -> Text:
+    update = doc.get_update()
+    cached = _byte_views.get(doc)
+    if cached is not None and cached[0] == update:
+        return cached[1]
+    scratch: Doc = Doc(skip_gc=True)
+    scratch.apply_update(update)
+    text = scratch.get(crdt.TEXT_NAME, type=Text)
+    cuts, offset = [], 0
+    for char in str(text):
+        offset += len(char.encode())
+        if char > "\x7f":
+            cuts.append(offset)
+    with scratch.transaction():
+        for cut in reversed(cuts):
+            text.insert(cut, "\x00")
+            del text[cut : cut + 1]
+    _byte_views[doc] = (update, text)
+    return text
+
+
 def _char_to_byte(text: str, index: int) -> int:
     return len(text[:index].encode())
 
 
+def _before_offset(text: str, index: int) -> int:
+    """Where to make an index tied to the character before ``index`` (Assoc.BEFORE):
+    yrs counts that character in UTF-16 units."""
+    if index == 0:
+        return 0
+    return _char_to_byte(text, index - 1) + len(text[index - 1].encode("utf-16-le")) // 2
+
+
 def _byte_to_char(text: str, offset: int) -> int:
-    return len(text.encode()[:offset].decode(errors="ignore"))
+    """The first character boundary at or after ``offset`` (an index tied to the
+    character before it ends inside that character, see ``_before_offset``)."""
+    chars = len(text.encode()[:offset].decode(errors="ignore"))
+    return chars + 1 if _char_to_byte(text, chars) < offset else chars
 
 
 def anchor_range(doc: Doc, start: int, end: int) -> Anchor:
     """Anchors for characters ``start``..``end`` of the document's current text."""
-    text = crdt.text_of(doc)
+    text = _byte_view(doc)
     current = str(text)
     if not 0 <= start <= end <= len(current):
         raise InvalidDraftInput(field="range", reason="out_of_range")
     first = text.sticky_index(_char_to_byte(current, start), Assoc.AFTER)
-    last = text.sticky_index(_char_to_byte(current, end), Assoc.BEFORE)
+    last = text.sticky_index(_before_offset(current, end), Assoc.BEFORE)
     return Anchor(first.encode(), last.encode(), current[start:end][:QUOTE_CHARS])
 
 
@@ -75,13 +119,21 @@ def anchor_from_client(doc: Doc, start_b64: str, end_b64: str) -> Anchor:
 
 
 def resolve(doc: Doc, start: bytes | None, end: bytes | None) -> tuple[int, int] | None:
-    """The passage's character range in today's text (``None``: no anchor)."""
+    """The passage's character range in today's text (``None``: no anchor, or one
+    naming text this document does not have)."""
     if start is None or end is None:
         return None
-    text = crdt.text_of(doc)
+    text = _byte_view(doc)
     current = str(text)
-    first = StickyIndex.decode(start, text).get_index()
-    last = StickyIndex.decode(end, text).get_index()
+    try:
+        first = StickyIndex.decode(start, text).get_index()
+        last = StickyIndex.decode(end, text).get_index()
+    except BaseException as exc:
+        # pycrdt panics (pyo3's PanicException, a BaseException) on an index naming an
+        # item the document lacks: text a browser typed and has not sent yet.
+        if type(exc).__name__ != "PanicException":
+            raise
+        return None
     a, b = _byte_to_char(current, first), _byte_to_char(current, last)
     return (a, max(a, b))
 

@@ -6,7 +6,9 @@ membership gives a ``(scope, role)`` pair; :data:`auth.roles.PERMISSIONS` says w
 pair allows (e.g. an assembly ``membre`` reads every room; a group ``membre`` writes in
 the group's rooms and its chantiers' rooms). A mandate outside its dates grants nothing.
 Someone holding no pair that reads the room gets ``RoomNotFound``, so the existence of a
-room is not revealed to strangers.
+room is not revealed to strangers. A member removed from a room by its moderators
+(``RoomExclusion``) gets ``ExcludedFromRoom`` there whatever their roles, unless they
+moderate it.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.roles import Permission, Role, Scope, allows, scope_of
 from documents.errors import DraftNotFound
 from documents.models import Draft
-from rooms.errors import NotAllowed, RoomNotFound
-from rooms.models import Chantier, Membership, Room
+from rooms.errors import ExcludedFromRoom, NotAllowed, RoomNotFound
+from rooms.models import Chantier, Membership, Room, RoomExclusion
 
 ASSEMBLY = "assembly"
 
@@ -48,6 +50,10 @@ class RoomAccess:
     @property
     def allows_manage_topics(self) -> bool:
         return self.allows(Permission.MANAGE_TOPICS)
+
+    @property
+    def allows_moderate(self) -> bool:
+        return self.allows(Permission.MODERATE_ROOM)
 
 
 async def room_spaces(session: AsyncSession, room: Room) -> list[str]:
@@ -100,6 +106,7 @@ async def access_room(
 
     Raises:
         RoomNotFound: no such room, or the caller holds no role that reaches it.
+        ExcludedFromRoom: the room's moderators removed the caller from it.
         NotAllowed: the caller can see the room but their roles lack ``permission``.
     """
     room = await session.get(Room, room_id)
@@ -109,9 +116,21 @@ async def access_room(
     if not allows(held, Permission.READ_ROOM):
         raise RoomNotFound(room_id=room_id)
     access = RoomAccess(room=room, user_id=user_id, held=held)
+    if not access.allows_moderate and await is_excluded(session, user_id, room_id):
+        raise ExcludedFromRoom(room_id=room_id)
     if not access.allows(permission):
         raise NotAllowed(permission=permission.value, room_id=room_id)
     return access
+
+
+async def is_excluded(session: AsyncSession, user_id: int, room_id: int) -> bool:
+    """Whether the room's moderators removed ``user_id`` from it."""
+    found = await session.scalar(
+        select(RoomExclusion.id).where(
+            RoomExclusion.room_id == room_id, RoomExclusion.user_id == user_id
+        )
+    )
+    return found is not None
 
 
 def _current(today: dt.date) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
@@ -122,8 +141,36 @@ def _current(today: dt.date) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     )
 
 
+async def moderator_ids(session: AsyncSession, room: Room) -> list[int]:
+    """Everyone who moderates ``room`` today (``room.moderate`` through any of their roles)."""
+    today = dt.date.today()  # noqa: DTZ011 - mandates are calendar dates
+    rows = await session.execute(
+        select(Membership.user_id, Membership.space, Membership.role).where(
+            Membership.space.in_(await room_spaces(session, room)), *_current(today)
+        )
+    )
+    held: dict[int, set[tuple[Scope, Role]]] = {}
+    for user_id, space, role in rows:
+        held.setdefault(user_id, set()).add((scope_of(space), Role(role)))
+    return sorted(uid for uid, pairs in held.items() if allows(pairs, Permission.MODERATE_ROOM))
+
+
 async def readable_room_ids(session: AsyncSession, user_id: int) -> set[int]:
     """Every room ``user_id`` may read, by the same rules as :func:`access_room`."""
+    readable = await _reachable_room_ids(session, user_id)
+    excluded = set(
+        await session.scalars(select(RoomExclusion.room_id).where(RoomExclusion.user_id == user_id))
+    )
+    for room_id in readable & excluded:
+        # A moderator of the room is never shut out of it (as in ``access_room``).
+        try:
+            await access_room(session, user_id, room_id)
+        except (RoomNotFound, ExcludedFromRoom):
+            readable.discard(room_id)
+    return readable
+
+
+async def _reachable_room_ids(session: AsyncSession, user_id: int) -> set[int]:
     today = dt.date.today()  # noqa: DTZ011 - mandates are calendar dates
     rows = await session.execute(
         select(Membership.space).where(Membership.user_id == user_id, *_current(today))

@@ -40,3 +40,37 @@ class InvalidInput(RoomsError):
 
 class MessageDeleted(RoomsError):
     code = "message_deleted"
+
+
+class ExcludedFromRoom(RoomsError):
+    """A moderator removed the member from this room (whatever their roles)."""
+
+    code = "room_excluded"
+
+
+class RoomLocked(RoomsError):
+    """The room is locked: read-only but for its moderators."""
+
+    code = "room_locked"
+
+
+class Muted(RoomsError):
+    """The member is muted in this room: ``until`` (ISO), ``minutes`` left, ``retry_after``."""
+
+    code = "muted"
+
+
+class SlowMode(RoomsError):
+    """Slow mode: ``seconds`` between a member's messages; ``retry_after`` left."""
+
+    code = "slow_mode"
+
+
+class Blocked(RoomsError):
+    """The member is blocked across the assembly: they read but write nowhere; ``reason``."""
+
+    code = "blocked"
+
+
+class AnnouncementNotFound(RoomsError):
+    code = "announcement_not_found"

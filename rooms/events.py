@@ -8,11 +8,16 @@ stream carried.
 
 Event types (all carry ``room_id`` and ``seq``; see ``docs/protocol.md``):
 ``message.posted``, ``message.edited``, ``message.deleted``, ``reaction.added``,
-``reaction.removed``, ``topic.renamed``, ``messages.moved``.
+``reaction.removed``, ``topic.renamed``, ``messages.moved``; moderation
+(``rooms/actions/moderation.py``): ``message.hidden``, ``message.restored``,
+``message.pinned``, ``message.unpinned``, ``room.locked``, ``room.unlocked``,
+``room.slow_mode``, ``room.updated``, ``announcement.posted``, ``member.muted``,
+``member.unmuted``, ``member.removed``.
 
 Broker channels: ``room:<id>:<seq>`` for a durable event (the hub reads the position from
 the channel without parsing the frame), ``room:<id>`` for ephemeral frames (typing),
-``user:<id>`` for frames aimed at one member's devices (unread counts).
+``user:<id>`` for frames aimed at one member's devices (unread counts, and the
+moderation frames only moderators or the member concerned may see).
 """
 
 from __future__ import annotations
@@ -33,6 +38,19 @@ REACTION_ADDED = "reaction.added"
 REACTION_REMOVED = "reaction.removed"
 TOPIC_RENAMED = "topic.renamed"
 MESSAGES_MOVED = "messages.moved"
+# Moderation.
+MESSAGE_HIDDEN = "message.hidden"
+MESSAGE_RESTORED = "message.restored"
+MESSAGE_PINNED = "message.pinned"
+MESSAGE_UNPINNED = "message.unpinned"
+ROOM_LOCKED = "room.locked"
+ROOM_UNLOCKED = "room.unlocked"
+ROOM_SLOW_MODE = "room.slow_mode"
+ROOM_UPDATED = "room.updated"
+ANNOUNCEMENT_POSTED = "announcement.posted"
+MEMBER_MUTED = "member.muted"
+MEMBER_UNMUTED = "member.unmuted"
+MEMBER_REMOVED = "member.removed"
 
 ROOM_EVENT_TYPES = frozenset(
     {
@@ -43,6 +61,18 @@ ROOM_EVENT_TYPES = frozenset(
         REACTION_REMOVED,
         TOPIC_RENAMED,
         MESSAGES_MOVED,
+        MESSAGE_HIDDEN,
+        MESSAGE_RESTORED,
+        MESSAGE_PINNED,
+        MESSAGE_UNPINNED,
+        ROOM_LOCKED,
+        ROOM_UNLOCKED,
+        ROOM_SLOW_MODE,
+        ROOM_UPDATED,
+        ANNOUNCEMENT_POSTED,
+        MEMBER_MUTED,
+        MEMBER_UNMUTED,
+        MEMBER_REMOVED,
     }
 )
 
@@ -118,29 +148,35 @@ async def record(
 
 
 async def redact(session: AsyncSession, message_id: int, redacted: dict[str, Any]) -> None:
-    """Erase a deleted message's text from the log, keeping every event's position.
+    """Erase a deleted (or hidden) message's text from the log, keeping every position.
 
-    ``redacted`` is the tombstone form of the message; ``message.posted`` frames get it in
-    place of the original and ``message.edited`` frames lose their text. A member catching
-    up therefore never receives the text of a message deleted before they came back.
+    ``redacted`` is the tombstone form of the message; ``message.posted`` and
+    ``message.restored`` frames get it in place of the original, ``message.edited`` frames
+    lose their text and ``message.pinned`` frames their excerpt. A member catching up
+    therefore never receives the text of a message deleted before they came back.
     """
     rows = await session.execute(
         select(RoomEvent).where(
             RoomEvent.message_id == message_id,
-            RoomEvent.type.in_([MESSAGE_POSTED, MESSAGE_EDITED]),
+            RoomEvent.type.in_([MESSAGE_POSTED, MESSAGE_EDITED, MESSAGE_RESTORED, MESSAGE_PINNED]),
         )
     )
     for event in rows.scalars():
         frame = json.loads(event.data)
-        if event.type == MESSAGE_POSTED:
+        if event.type in (MESSAGE_POSTED, MESSAGE_RESTORED):
             frame["message"] = redacted
+        elif event.type == MESSAGE_PINNED:
+            frame.update(excerpt="", redacted=True)
         else:
             frame.update(source="", html="", mentions=[], redacted=True)
         event.data = dumps(frame)
     # Replies quote an excerpt of their parent: that quote goes too.
     replies = select(Message.id).where(Message.reply_to_id == message_id)
     quoting = await session.scalars(
-        select(RoomEvent).where(RoomEvent.message_id.in_(replies), RoomEvent.type == MESSAGE_POSTED)
+        select(RoomEvent).where(
+            RoomEvent.message_id.in_(replies),
+            RoomEvent.type.in_([MESSAGE_POSTED, MESSAGE_RESTORED]),
+        )
     )
     for event in quoting:
         frame = json.loads(event.data)

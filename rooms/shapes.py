@@ -48,7 +48,8 @@ def message_shape(
     mentions: list[int] | None = None,
     reply: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A message as clients see it. A deleted message keeps its place but not its text."""
+    """A message as clients see it. A deleted message keeps its place but not its text;
+    so does a message hidden by the moderation (``hidden``, and ``deleted`` too)."""
     deleted = message.deleted_at is not None
     return {
         "id": message.id,
@@ -63,6 +64,7 @@ def message_shape(
         "created_at": iso(message.created_at),
         "edited_at": iso(message.edited_at),
         "deleted": deleted,
+        "hidden": message.hidden_at is not None,
         "reactions": {} if deleted else (reactions or {}),
         "mentions": [] if deleted else sorted(mentions or []),
     }

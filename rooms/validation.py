@@ -9,6 +9,7 @@ from rooms.limits import (
     MAX_CLIENT_ID_CHARS,
     MAX_EMOJI_CHARS,
     MAX_MESSAGE_SOURCE_BYTES,
+    MAX_REASON_CHARS,
     MAX_TOPIC_CHARS,
 )
 
@@ -49,3 +50,13 @@ def clean_emoji(emoji: str) -> str:
     ):
         raise InvalidInput(field="emoji", reason="invalid")
     return emoji
+
+
+def clean_reason(reason: str | None, *, required: bool = True, field: str = "reason") -> str:
+    """A moderation reason: white space collapsed, at most ``MAX_REASON_CHARS``."""
+    cleaned = " ".join((reason or "").split())
+    if required and not cleaned:
+        raise InvalidInput(field=field, reason="empty")
+    if len(cleaned) > MAX_REASON_CHARS:
+        raise InvalidInput(field=field, reason="too_long", limit=MAX_REASON_CHARS)
+    return cleaned

@@ -29,7 +29,7 @@ from server.oidc import create_oidc_client
 from server.ratelimit import RateLimiter
 from server.state import AppState
 from server.templates import STATIC_DIR
-from server.views import account, admin, api, drafts, notifications, oidc, pages
+from server.views import account, admin, api, drafts, moderation, notifications, oidc, pages
 
 SECURITY_HEADERS = [
     (
@@ -96,6 +96,7 @@ def routes() -> list[Route | Mount | WebSocketRoute]:
         Route("/connexion/oidc/retour", oidc.oidc_callback, methods=["GET"], name="oidc_callback"),
         Route("/deconnexion", pages.logout, methods=["POST"], name="logout"),
         Route("/salons/{room_id:int}", pages.room_page, name="room"),
+        Route("/salons/{room_id:int}/moderation", moderation.moderation_page),
         Route("/accessibilite", pages.accessibility, name="accessibility"),
         Route("/langue", pages.set_language, methods=["POST"], name="language"),
         Route("/invitation/{token}", account.invitation, methods=["GET", "POST"]),
@@ -145,6 +146,8 @@ def routes() -> list[Route | Mount | WebSocketRoute]:
         Route("/api/rooms/{room_id:int}/messages", api.room_messages),
         Route("/api/rooms/{room_id:int}/events", api.room_events),
         Route("/api/rooms/{room_id:int}/topics", api.room_topics),
+        Route("/api/rooms/{room_id:int}/state", moderation.room_state_json),
+        Route("/api/rooms/{room_id:int}/moderation", moderation.moderation_json),
         Route("/api/unread", api.unread),
         Route("/api/messages/{message_id:int}/history", api.message_history),
         Route("/healthz", healthz),

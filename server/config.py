@@ -66,6 +66,8 @@ class Settings:
     mail_outbox_dir: Path = field(default=ROOT / "var" / "mail")
     # The address members use, for links in mails; empty: taken from the request.
     public_url: str = ""
+    # Moderation: a message flagged by this many members is hidden pending review.
+    flag_hide_threshold: int = 3
     # Set by ``atelier run --demo``: the sign-in page shows the demo accounts' password.
     demo: bool = False
 
@@ -139,6 +141,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
             "mail_from": config("MAIL_FROM", default=DEFAULT_MAIL_FROM),
             "mail_outbox_dir": Path(config("MAIL_OUTBOX_DIR", default=str(ROOT / "var" / "mail"))),
             "public_url": config("PUBLIC_URL", default="").rstrip("/"),
+            "flag_hide_threshold": config("FLAG_HIDE_THRESHOLD", cast=int, default=3),
         }
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
@@ -152,6 +155,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         raise ConfigError("REDIS_URL must start with redis:// or rediss://")
     if settings.send_queue_limit < 10 or settings.rate_limit_messages < 1:
         raise ConfigError("SEND_QUEUE_LIMIT must be >= 10 and RATE_LIMIT_MESSAGES >= 1")
+    if settings.flag_hide_threshold < 1:
+        raise ConfigError("FLAG_HIDE_THRESHOLD must be >= 1")
     if settings.smtp_url and urlsplit(settings.smtp_url).scheme not in ("smtp", "smtps"):
         raise ConfigError("SMTP_URL must start with smtp:// or smtps://")
     if settings.secret_key and len(settings.secret_key) < 32:

@@ -42,6 +42,12 @@ HTTP_STATUS: dict[str, int] = {
     "invalid_update": 400,
     "invalid_draft_input": 422,
     "comment_not_found": 404,
+    "room_excluded": 403,
+    "room_locked": 409,
+    "muted": 403,
+    "slow_mode": 429,
+    "blocked": 403,
+    "announcement_not_found": 404,
     "bad_request": 400,
 }
 

@@ -27,6 +27,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from auth.roles import Permission
 from rooms.access import access_room
 from rooms.actions import messages as message_actions
+from rooms.actions import moderation
 from rooms.actions.reactions import check_react
 from rooms.actions.reading import check_mark_read
 from rooms.actions.topics import check_move_messages, check_rename_topic
@@ -54,7 +55,34 @@ log = logging.getLogger(__name__)
 
 ABUSE_ERRORS = 30
 ABUSE_WINDOW_SECS = 60.0
-WRITE_FRAMES = frozenset({"send", "edit", "delete", "react", "topic.rename", "messages.move"})
+WRITE_FRAMES = frozenset(
+    {
+        "send",
+        "edit",
+        "delete",
+        "react",
+        "topic.rename",
+        "messages.move",
+        "message.hide",
+        "message.restore",
+        "message.pin",
+        "message.unpin",
+        "message.flag",
+        "flags.dismiss",
+        "room.lock",
+        "room.unlock",
+        "room.slow_mode",
+        "room.update",
+        "announcement.post",
+        "announcement.ack",
+        "member.mute",
+        "member.unmute",
+        "member.remove",
+        "member.readmit",
+        "member.block",
+        "member.unblock",
+    }
+)
 
 
 def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
@@ -87,6 +115,24 @@ class Session:
             "topic.rename": self.on_topic_rename,
             "messages.move": self.on_messages_move,
             "ping": self.on_ping,
+            "message.hide": self.on_message_hide,
+            "message.restore": self.on_message_restore,
+            "message.pin": self.on_message_pin,
+            "message.unpin": self.on_message_pin,
+            "message.flag": self.on_message_flag,
+            "flags.dismiss": self.on_flags_dismiss,
+            "room.lock": self.on_room_lock,
+            "room.unlock": self.on_room_lock,
+            "room.slow_mode": self.on_room_slow_mode,
+            "room.update": self.on_room_update,
+            "announcement.post": self.on_announcement_post,
+            "announcement.ack": self.on_announcement_ack,
+            "member.mute": self.on_member_mute,
+            "member.unmute": self.on_member_unmute,
+            "member.remove": self.on_member_remove,
+            "member.readmit": self.on_member_readmit,
+            "member.block": self.on_member_block,
+            "member.unblock": self.on_member_block,
         }
 
     @property
@@ -250,6 +296,167 @@ class Session:
 
     async def on_ping(self, command: Command) -> None:
         self.conn.offer(encode(PONG, id=command.id))
+
+    # -- moderation (rooms/actions/moderation.py) ------------------------------------
+    async def on_message_hide(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            seq = await moderation.check_hide(
+                session, access, message_id=command["message_id"], reason=command["reason"]
+            )
+        self.ack(command, room_id=command["room_id"], seq=seq)
+
+    async def on_message_restore(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            seq = await moderation.check_restore(
+                session,
+                access,
+                message_id=command["message_id"],
+                reason=command["reason"] or "",
+            )
+        self.ack(command, room_id=command["room_id"], seq=seq)
+
+    async def on_message_pin(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            seq = await moderation.check_pin(
+                session,
+                access,
+                message_id=command["message_id"],
+                pin=command.type == "message.pin",
+            )
+        self.ack(command, room_id=command["room_id"], seq=seq)
+
+    async def on_message_flag(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            flagged = await moderation.check_flag(
+                session,
+                access,
+                message_id=command["message_id"],
+                reason=command["reason"],
+                comment=command["comment"] or "",
+                threshold=self.state.settings.flag_hide_threshold,
+            )
+        self.ack(
+            command,
+            room_id=command["room_id"],
+            message_id=command["message_id"],
+            flag_id=flagged.flag_id,
+            duplicate=flagged.duplicate,
+            hidden=flagged.hidden,
+            seq=flagged.seq,
+        )
+
+    async def on_flags_dismiss(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            dismissed = await moderation.check_dismiss_flags(
+                session,
+                access,
+                message_id=command["message_id"],
+                reason=command["reason"] or "",
+            )
+        self.ack(
+            command, room_id=command["room_id"], resolved=dismissed.resolved, seq=dismissed.seq
+        )
+
+    async def on_room_lock(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            seq = await moderation.check_lock(
+                session,
+                access,
+                locked=command.type == "room.lock",
+                reason=command["reason"] or "",
+            )
+        self.ack(command, room_id=command["room_id"], seq=seq)
+
+    async def on_room_slow_mode(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            seq = await moderation.check_slow_mode(session, access, seconds=command["seconds"])
+        self.ack(command, room_id=command["room_id"], seq=seq)
+
+    async def on_room_update(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            seq = await moderation.check_update_room(
+                session, access, description=command["description"], agenda=command["agenda"]
+            )
+        self.ack(command, room_id=command["room_id"], seq=seq)
+
+    async def on_announcement_post(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            posted = await moderation.check_announce(session, access, body=command["body"])
+        self.ack(
+            command,
+            room_id=command["room_id"],
+            announcement_id=posted.announcement_id,
+            seq=posted.seq,
+        )
+
+    async def on_announcement_ack(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            new = await moderation.check_acknowledge(
+                session, access, announcement_id=command["announcement_id"]
+            )
+        self.ack(
+            command,
+            room_id=command["room_id"],
+            announcement_id=command["announcement_id"],
+            duplicate=not new,
+        )
+
+    async def on_member_mute(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            seq = await moderation.check_mute(
+                session,
+                access,
+                user_id=command["user_id"],
+                seconds=command["seconds"],
+                reason=command["reason"],
+            )
+        self.ack(command, room_id=command["room_id"], seq=seq)
+
+    async def on_member_unmute(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            seq = await moderation.check_unmute(session, access, user_id=command["user_id"])
+        self.ack(command, room_id=command["room_id"], seq=seq)
+
+    async def on_member_remove(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            seq = await moderation.check_remove(
+                session, access, user_id=command["user_id"], reason=command["reason"]
+            )
+        self.ack(command, room_id=command["room_id"], seq=seq)
+
+    async def on_member_readmit(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            changed = await moderation.check_readmit(session, access, user_id=command["user_id"])
+        self.ack(command, room_id=command["room_id"], changed=changed)
+
+    async def on_member_block(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            if command.type == "member.block":
+                changed = await moderation.check_block(
+                    session,
+                    actor_id=self.user_id,
+                    user_id=command["user_id"],
+                    reason=command["reason"],
+                )
+            else:
+                changed = await moderation.check_unblock(
+                    session, actor_id=self.user_id, user_id=command["user_id"]
+                )
+        self.ack(command, user_id=command["user_id"], changed=changed)
 
 
 async def chat_endpoint(websocket: WebSocket) -> None:

@@ -304,9 +304,11 @@ class Hub:
             try:
                 async with self.db.read() as session:
                     await access_room(session, conn.user_id, room_id)
-            except RoomsError:
+            except RoomsError as exc:
                 await self.unfollow(conn, room_id)
-                conn.offer(encode(REMOVED, room_id=room_id, reason="access_revoked"))
+                # Removed by the room's moderators, or roles withdrawn.
+                reason = "excluded" if exc.code == "room_excluded" else "access_revoked"
+                conn.offer(encode(REMOVED, room_id=room_id, reason=reason))
 
     async def check_sessions(self) -> None:
         """End sockets whose session was revoked, expired or whose member was deactivated.

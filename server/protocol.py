@@ -32,6 +32,12 @@ TYPING = "typing"
 PRESENCE = "presence"
 PONG = "pong"
 REMOVED = "removed"
+# Moderation frames on a member's own channel (``rooms/actions/moderation.py``): to the
+# room's moderators (flags, acknowledgements) and to the member concerned (notices).
+FLAG_RAISED = "flag.raised"
+FLAG_RESOLVED = "flag.resolved"
+ANNOUNCEMENT_ACKNOWLEDGED = "announcement.acknowledged"
+MODERATION_NOTICE = "moderation.notice"
 
 
 class ProtocolError(Exception):
@@ -54,6 +60,10 @@ class Field:
 _ID = Field(str, required=False, max_len=MAX_REQUEST_ID_CHARS)
 _ROOM = Field(int)
 _INT_LIST = Field(list, max_len=500)
+_MESSAGE = Field(int)
+_USER = Field(int)
+_REASON = Field(str, max_len=2_000)
+_OPTIONAL_REASON = Field(str, required=False, max_len=2_000)
 
 FRAMES: dict[str, dict[str, Field]] = {
     "subscribe": {"id": _ID, "rooms": Field(list, max_len=MAX_SUBSCRIBE_ROOMS)},
@@ -95,6 +105,56 @@ FRAMES: dict[str, dict[str, Field]] = {
         "topic": Field(str, max_len=200),
     },
     "ping": {"id": _ID},
+    # Moderation (permission ``room.moderate`` unless noted).
+    "message.hide": {"id": _ID, "room_id": _ROOM, "message_id": _MESSAGE, "reason": _REASON},
+    "message.restore": {
+        "id": _ID,
+        "room_id": _ROOM,
+        "message_id": _MESSAGE,
+        "reason": _OPTIONAL_REASON,
+    },
+    "message.pin": {"id": _ID, "room_id": _ROOM, "message_id": _MESSAGE},
+    "message.unpin": {"id": _ID, "room_id": _ROOM, "message_id": _MESSAGE},
+    "message.flag": {
+        "id": _ID,
+        "room_id": _ROOM,
+        "message_id": _MESSAGE,
+        "reason": Field(str, max_len=20),
+        "comment": _OPTIONAL_REASON,
+    },
+    "flags.dismiss": {
+        "id": _ID,
+        "room_id": _ROOM,
+        "message_id": _MESSAGE,
+        "reason": _OPTIONAL_REASON,
+    },
+    "room.lock": {"id": _ID, "room_id": _ROOM, "reason": _OPTIONAL_REASON},
+    "room.unlock": {"id": _ID, "room_id": _ROOM},
+    "room.slow_mode": {"id": _ID, "room_id": _ROOM, "seconds": Field(int)},
+    "room.update": {
+        "id": _ID,
+        "room_id": _ROOM,
+        "description": Field(str, required=False, max_len=MAX_FRAME_BYTES),
+        "agenda": Field(str, required=False, max_len=MAX_FRAME_BYTES),
+    },
+    "announcement.post": {
+        "id": _ID,
+        "room_id": _ROOM,
+        "body": Field(str, max_len=MAX_FRAME_BYTES),
+    },
+    "announcement.ack": {"id": _ID, "room_id": _ROOM, "announcement_id": Field(int)},
+    "member.mute": {
+        "id": _ID,
+        "room_id": _ROOM,
+        "user_id": _USER,
+        "seconds": Field(int),
+        "reason": _REASON,
+    },
+    "member.unmute": {"id": _ID, "room_id": _ROOM, "user_id": _USER},
+    "member.remove": {"id": _ID, "room_id": _ROOM, "user_id": _USER, "reason": _REASON},
+    "member.readmit": {"id": _ID, "room_id": _ROOM, "user_id": _USER},
+    "member.block": {"id": _ID, "user_id": _USER, "reason": _REASON},
+    "member.unblock": {"id": _ID, "user_id": _USER},
 }
 
 

@@ -16,6 +16,7 @@ from rooms import events
 from rooms.access import RoomAccess
 from rooms.errors import MessageDeleted, MessageNotFound, NotAllowed, NotAuthor
 from rooms.models import Mention, Message, MessageEdit
+from rooms.moderation import check_can_write
 from rooms.shapes import message_shape, reply_shape
 from rooms.validation import clean_client_id, clean_source, clean_topic
 
@@ -91,6 +92,7 @@ async def check_post(
 
     Raises:
         NotAllowed: the caller may not post here.
+        Blocked, RoomLocked, Muted, SlowMode: see ``rooms.moderation.check_can_write``.
         InvalidInput: empty or oversized body, bad topic or client id.
         MessageNotFound: ``reply_to_id`` is not a message of this room.
     """
@@ -105,6 +107,7 @@ async def check_post(
     earlier = await find_by_client_id(session, access.user_id, client_id)
     if earlier is not None:
         return earlier
+    await check_can_write(session, access, posting=True)
     parent = await _reply(session, room_id, reply_to_id)
     rendered = render_markdown(source, mentions=await _mentionable(session, source))
     now = utcnow()
@@ -167,6 +170,7 @@ async def check_edit(
     message = await _own_live_message(session, access, message_id)
     if source == message.source:
         return None
+    await check_can_write(session, access)
     rendered = render_markdown(source, mentions=await _mentionable(session, source))
     now = utcnow()
     session.add(MessageEdit(message_id=message.id, source=message.source, edited_at=now))

@@ -14,6 +14,7 @@ from rooms import events
 from rooms.access import RoomAccess
 from rooms.errors import MessageDeleted, MessageNotFound, NotAllowed
 from rooms.models import Message, Reaction
+from rooms.moderation import check_can_write
 from rooms.validation import clean_emoji
 
 
@@ -38,6 +39,7 @@ async def check_react(
     existing = await session.scalar(select(Reaction.emoji).where(*key, Reaction.emoji == emoji))
     if add == (existing is not None):
         return None
+    await check_can_write(session, access)
     if add:
         session.add(Reaction(message_id=message_id, user_id=access.user_id, emoji=emoji))
     else:

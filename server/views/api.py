@@ -102,7 +102,12 @@ async def message_history(request: Request) -> Response:
                 .where(MessageEdit.message_id == message_id)
                 .order_by(MessageEdit.id)
             )
-            history = [{"source": e.source, "edited_at": iso(e.edited_at)} for e in edits]
+            # A hidden message keeps its history for a restore, but shows none.
+            history = [
+                {"source": e.source, "edited_at": iso(e.edited_at)}
+                for e in edits
+                if message.deleted_at is None
+            ]
     except (RoomsError, NotAuthenticated) as exc:
         return error_response(request, exc)
     return JSONResponse({"message_id": message_id, "history": history})

@@ -8,6 +8,7 @@ lock, version, compare, restore and export, each checked against the permission 
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import json
 import re
@@ -413,6 +414,15 @@ def _shape(comment: Any, names: dict[int, str], doc: Any) -> dict[str, Any]:
         "replacement": comment.replacement,
         "state": comment.state,
         "range": list(span) if span else None,
+        # The browser resolves these itself (Yjs), exactly, in its own copy of the text.
+        "anchor": (
+            {
+                "start": base64.b64encode(comment.anchor_start).decode(),
+                "end": base64.b64encode(comment.anchor_end).decode(),
+            }
+            if comment.anchor_start is not None and comment.anchor_end is not None
+            else None
+        ),
         "created_at": iso(comment.created_at),
     }
 

@@ -17,6 +17,7 @@ from rooms.access import access_room, check_assembly, readable_room_ids
 from rooms.errors import RoomsError
 from rooms.limits import DEFAULT_TOPIC, MAX_MESSAGE_SOURCE_BYTES, MAX_TOPIC_CHARS
 from rooms.models import Chantier, Group, Room, Saisine
+from rooms.moderation import FLAG_REASONS, room_state
 from rooms.queries import list_messages, list_topics, unread_counts
 from server.csrf import CsrfFailed
 from server.i18n import LOCALES, translate
@@ -95,6 +96,7 @@ async def room_page(request: Request) -> Response:
             messages = await list_messages(session, room_id, limit=50)
             topics = await list_topics(session, room_id)
             counts = (await unread_counts(session, user.id, [room_id]))[room_id]
+            state = await room_state(session, access)
             group = await session.get(Group, room.group_id) if room.group_id else None
             chantier = await session.get(Chantier, room.chantier_id) if room.chantier_id else None
     except RoomsError:
@@ -105,6 +107,9 @@ async def room_page(request: Request) -> Response:
         "roles": sorted(r.value for r in access.roles),
         "can_post": access.allows_post,
         "can_manage_topics": access.allows_manage_topics,
+        "can_moderate": access.allows_moderate,
+        "state": state,
+        "flag_reasons": list(FLAG_REASONS),
         "last_seq": last_seq,
         "messages": messages,
         "topics": topics,
@@ -120,6 +125,8 @@ async def room_page(request: Request) -> Response:
         chantier=chantier,
         boot_json=json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"),
         can_post=access.allows_post,
+        can_moderate=access.allows_moderate,
+        state=state,
     )
 
 

@@ -275,7 +275,7 @@ def test_draft_on_a_phone(open_page: OpenPage, app_server: ServerProcess, cookie
         assert box["x"] + box["width"] <= PHONE["width"]
     export.locator("summary").tap()
 
-    tabs = page.get_by_role("tablist", name="Rédaction ou aperçu")
+    tabs = page.get_by_role("tablist", name="Rédaction, aperçu ou commentaires")
     write = tabs.get_by_role("tab", name="Rédiger")
     show = tabs.get_by_role("tab", name="Aperçu")
     expect(write).to_have_attribute("aria-selected", "true")
@@ -300,13 +300,15 @@ def test_draft_on_a_phone(open_page: OpenPage, app_server: ServerProcess, cookie
     )
     screenshot(page, "draft-phone-preview")
 
-    # The tabs follow the keyboard too (arrows, Home, End).
+    # The tabs follow the keyboard too (arrows, Home, End); the third is the comments.
     show.focus()
     page.keyboard.press("ArrowLeft")
     expect(write).to_be_focused()
     expect(write).to_have_attribute("aria-selected", "true")
     expect(page.locator("#draft-panel-write")).to_be_visible()
     page.keyboard.press("End")
+    expect(tabs.get_by_role("tab", name="Commentaires")).to_have_attribute("aria-selected", "true")
+    page.keyboard.press("ArrowLeft")
     expect(show).to_have_attribute("aria-selected", "true")
 
     # Who is here, folded away by default.

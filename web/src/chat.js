@@ -10,6 +10,7 @@ import { formatWhen } from "./dates.js";
 import { t, tn } from "./i18n.js";
 import { renderDivider, renderMessage } from "./messages.js";
 import { Composer } from "./composer.js";
+import { RoomModeration } from "./moderation.js";
 import { Side } from "./side.js";
 import { ChatSocket } from "./socket.js";
 import { PAGE_SIZE, RoomStore } from "./store.js";
@@ -22,7 +23,21 @@ const ROOM_EVENTS = new Set([
   "reaction.removed",
   "topic.renamed",
   "messages.moved",
+  "message.hidden",
+  "message.restored",
+  "message.pinned",
+  "message.unpinned",
+  "room.locked",
+  "room.unlocked",
+  "room.slow_mode",
+  "room.updated",
+  "announcement.posted",
+  "member.muted",
+  "member.unmuted",
+  "member.removed",
 ]);
+// Moderation frames on the member's own channel (moderation.js).
+const MODERATION_FRAMES = new Set(["flag.raised", "flag.resolved", "announcement.acknowledged", "moderation.notice"]);
 const READ_DELAY_MS = 600;
 const BOTTOM_SLACK_PX = 48;
 const EVENTS_PAGE = 500;
@@ -39,6 +54,9 @@ class ChatPage {
     this.me = boot.me;
     this.roomId = boot.room.id;
     this.canPost = boot.can_post;
+    this.canModerate = Boolean(boot.can_moderate);
+    this.moderating = null; // message id whose "Modérer" menu is open
+    this.flagging = null; // message id whose "Signaler" form is open
     this.store = new RoomStore(boot);
     this.filter = null; // null: all topics
     this.names = new Map([[this.me.id, this.me.name]]);
@@ -74,10 +92,21 @@ class ChatPage {
       onTyping: (topic) => this.socket.notify({ type: "typing", room_id: this.roomId, topic }),
       onInvalid: (text) => this.alert(text),
     });
+    this.moderation = new RoomModeration({
+      roomId: this.roomId,
+      store: this.store,
+      me: this.me,
+      canModerate: this.canModerate,
+      request: (frame) => this.request(frame),
+      alert: (text) => this.alert(text),
+      status: (text) => this.side.status(text),
+      onJump: (id) => this.jumpTo(id),
+    });
     this.bind();
     this.renderSide();
     this.renderAll();
     this.scrollToStart();
+    this.moderation.start();
     this.socket = new ChatSocket({
       url: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`,
       subscriptions: () => [{ room_id: this.roomId, after_seq: this.store.lastSeq }],
@@ -114,6 +143,12 @@ class ChatPage {
       nameOf: (id) => this.names.get(id) || t("js.reaction.someone"),
       paletteOpen: this.paletteOpen === message.id,
       editing: this.editing === message.id,
+      canModerate: this.canModerate,
+      canFlag: Boolean(this.store.state.me?.can_flag),
+      flagReasons: this.boot.flag_reasons || [],
+      pinned: message.id !== null && this.store.isPinned(message.id),
+      moderating: this.moderating === message.id,
+      flagging: this.flagging === message.id,
       ...extra,
     };
   }
@@ -127,12 +162,13 @@ class ChatPage {
         break;
       case "reset":
         this.reload();
+        this.moderation.reload();
         break;
       case "live":
         this.scheduleRead();
         break;
       case "removed":
-        this.removed();
+        this.removed(frame);
         break;
       case "unread":
         this.store.unread = { unread: frame.unread, mentions: frame.mentions, topics: frame.topics || {} };
@@ -153,6 +189,7 @@ class ChatPage {
         break;
       default:
         if (ROOM_EVENTS.has(frame.type)) this.onEvent(frame);
+        else if (MODERATION_FRAMES.has(frame.type)) this.moderation.onUserFrame(frame);
     }
   }
 
@@ -262,6 +299,8 @@ class ChatPage {
       this.firstUnread = null;
       this.editing = null;
       this.paletteOpen = null;
+      this.moderating = null;
+      this.flagging = null;
       this.renderSide();
       this.renderAll();
       this.scrollToBottom();
@@ -282,6 +321,11 @@ class ChatPage {
     else if (change.kind === "updated") {
       for (const id of change.ids) this.redraw(id);
       if (change.topics) this.refreshTopics();
+      if (change.state) this.moderation.render();
+    } else if (change.kind === "state") {
+      for (const id of change.ids || []) this.redraw(id);
+      this.moderation.render();
+      if (change.announce) this.side.status(t(`js.state.${change.announce}`, { s: event.seconds }));
     } else if (change.kind === "topics") {
       if (change.renamed) {
         if (this.filter === change.renamed.old) {
@@ -618,12 +662,94 @@ class ChatPage {
       const mine = (message.reactions?.[emoji] || []).includes(this.me.id);
       this.request({ type: "react", room_id: this.roomId, message_id: id, emoji, op: mine ? "remove" : "add" }).catch(() => {});
       if (button.closest(".msg-palette")) this.closePalette(id);
-    } else if (action === "edit") this.startEdit(id);
+    } else if (action === "moderate") {
+      this.moderating = this.moderating === id ? null : id;
+      this.flagging = null;
+      this.redraw(id);
+    } else if (action === "flag") {
+      this.flagging = this.flagging === id ? null : id;
+      this.moderating = null;
+      this.redraw(id);
+      if (this.flagging) this.elements.get(id)?.querySelector('[data-role="flag-reason"]')?.focus();
+    } else if (action === "flag-cancel") this.closeMenus(id, "flag");
+    else if (action === "flag-send") this.sendFlag(id, button);
+    else if (action.startsWith("mod-")) this.moderate(action, message);
+    else if (action === "edit") this.startEdit(id);
     else if (action === "edit-save") this.saveEdit(id, button);
     else if (action === "edit-cancel") this.stopEdit(id);
     else if (action === "delete" && window.confirm(t("js.msg.delete_confirm"))) {
       this.request({ type: "delete", room_id: this.roomId, message_id: id }).catch(() => {});
     }
+  }
+
+  closeMenus(id, opener) {
+    this.moderating = null;
+    this.flagging = null;
+    this.redraw(id);
+    this.elements.get(id)?.querySelector(`[data-action="${opener}"]`)?.focus();
+  }
+
+  sendFlag(id, button) {
+    const article = this.elements.get(id);
+    const reason = article?.querySelector('[data-role="flag-reason"]')?.value;
+    const comment = article?.querySelector('[data-role="flag-comment"]')?.value.trim();
+    if (!reason) return;
+    button.disabled = true;
+    const frame = { type: "message.flag", room_id: this.roomId, message_id: id, reason };
+    if (comment) frame.comment = comment;
+    this.request(frame).then(
+      (ack) => {
+        this.closeMenus(id, "flag");
+        this.side.status(t(ack.duplicate ? "js.flag.already" : "js.flag.sent"));
+      },
+      () => {
+        button.disabled = false;
+      },
+    );
+  }
+
+  /** An item of the "Modérer" menu; reasons are asked with the native prompt. */
+  moderate(action, message) {
+    const id = message.id;
+    const base = { room_id: this.roomId };
+    const ask = (key) => {
+      const answer = window.prompt(t(key, { name: message.author.name }));
+      return answer && answer.trim() ? answer.trim() : null;
+    };
+    let frame = null;
+    if (action === "mod-hide") {
+      const reason = ask("js.mod.hide_prompt");
+      if (reason) frame = { ...base, type: "message.hide", message_id: id, reason };
+    } else if (action === "mod-restore") frame = { ...base, type: "message.restore", message_id: id };
+    else if (action === "mod-pin" || action === "mod-unpin") {
+      frame = { ...base, type: action === "mod-pin" ? "message.pin" : "message.unpin", message_id: id };
+    } else if (action === "mod-mute") {
+      const reason = ask("js.mod.mute_prompt");
+      if (reason) frame = { ...base, type: "member.mute", user_id: message.author.id, seconds: 3600, reason };
+    } else if (action === "mod-remove") {
+      const reason = ask("js.mod.remove_prompt");
+      if (reason) frame = { ...base, type: "member.remove", user_id: message.author.id, reason };
+    }
+    if (!frame) return;
+    this.request(frame).then(
+      () => {
+        this.closeMenus(id, "moderate");
+        this.side.status(t("js.mod.done"));
+      },
+      () => {},
+    );
+  }
+
+  /** Show a message (a pin, a flag): in the list if loaded, else say so. */
+  jumpTo(id) {
+    if (this.filter !== null && this.store.messages.has(id)) this.setFilter(null);
+    const el = this.elements.get(id);
+    if (!el) {
+      this.alert(t("js.pins.not_loaded"));
+      return;
+    }
+    el.scrollIntoView({ block: "center" });
+    el.focus({ preventScroll: true });
   }
 
   closePalette(id) {
@@ -685,14 +811,19 @@ class ChatPage {
     } else if (event.key === "Escape" && this.paletteOpen === id) {
       event.preventDefault();
       this.closePalette(id);
+    } else if (event.key === "Escape" && (this.moderating === id || this.flagging === id)) {
+      event.preventDefault();
+      this.closeMenus(id, this.moderating === id ? "moderate" : "flag");
     }
   }
 
   /** Access revoked while reading: nothing more arrives; say so and stop writing. */
-  removed() {
+  removed(frame = {}) {
     this.canPost = false;
     byId("composer")?.remove();
-    this.alert(t("js.removed"));
+    if (frame.reason === "excluded") {
+      this.alert(t("js.removed_excluded", { reason: this.moderation.removalReason || "—" }));
+    } else this.alert(t("js.removed"));
     byId("conn-status").textContent = "";
   }
 

@@ -111,7 +111,8 @@ function utf8Length(text) {
 /**
  * Mount the editor in `host` (its light-DOM content is replaced by a shadow root).
  * `editable` can change later with `setEditable` (the editor stays read-only until the
- * document has synced the first time).
+ * document has synced the first time). `extensions`: more CodeMirror extensions (the
+ * commented passages, draft-comments.js).
  */
 export function createEditor({
   host,
@@ -124,6 +125,7 @@ export function createEditor({
   placeholderText,
   maxInsertBytes,
   onTooLong,
+  extensions = [],
 }) {
   const shadow = host.attachShadow({ mode: "open" });
   shadow.adoptedStyleSheets = [hostSheet()];
@@ -184,6 +186,7 @@ export function createEditor({
           autocapitalize: "sentences",
         }),
         theme,
+        extensions,
       ],
     }),
   });

@@ -1,8 +1,9 @@
 // The co-edited draft page: a Yjs document synced over the standard y-websocket protocol
 // (ws(s)://host/ws/drafts/<id>, cookie-authenticated), shown in CodeMirror
 // (draft-editor.js) with the other members' carets (draft-cursors.js), who is present
-// (draft-presence.js), a live server-rendered preview (draft-preview.js) and, on a
-// phone, tabs between writing and preview (draft-tabs.js).
+// (draft-presence.js), a live server-rendered preview (draft-preview.js), the comments
+// and suggestions panel (draft-comments.js) and, on a phone, tabs between writing,
+// preview and comments (draft-tabs.js).
 //
 // Offline, edits stay in the local Y.Doc; the provider reconnects by itself and Yjs
 // merges them with the others' on the next sync.
@@ -11,6 +12,7 @@ import { WebsocketProvider } from "y-websocket";
 import { byId, h, readJSON } from "./dom.js";
 import { locale, t, tn } from "./i18n.js";
 import { MemberColors, adoptColors, lightColor, normalColor } from "./draft-colors.js";
+import { Comments } from "./draft-comments.js";
 import { createEditor } from "./draft-editor.js";
 import { Presence } from "./draft-presence.js";
 import { Preview } from "./draft-preview.js";
@@ -74,6 +76,13 @@ class DraftPage {
     this.colors.update(this.awareness.getStates());
     this.awareness.on("change", () => this.colors.update(this.awareness.getStates()));
 
+    this.comments = new Comments({
+      boot: this.boot,
+      ytext: this.ytext,
+      awareness: this.awareness,
+      announce: (text) => this.announce(text),
+    });
+
     const updateBytes = Number(this.boot.limits?.update_bytes) || 0;
     // Room for the update's own framing (ids, lengths) around the inserted text.
     const maxInsertBytes = updateBytes ? Math.max(updateBytes - 1024, Math.floor(updateBytes / 2)) : 0;
@@ -88,6 +97,7 @@ class DraftPage {
       placeholderText: this.canWrite ? t("js.draft.placeholder") : "",
       maxInsertBytes,
       onTooLong: () => this.alert(t("js.draft.too_long", { max: numbers.format(Math.floor(maxInsertBytes / 1024)) })),
+      extensions: this.comments.extensions(),
     });
 
     this.preview = new Preview({
@@ -106,6 +116,7 @@ class DraftPage {
     });
     this.presence.render();
     this.tabs = new Tabs({ onShow: (panelId) => this.onPanelShown(panelId) });
+    this.comments.attach({ view: this.editor.view, tabs: this.tabs });
     // "Aller à l'éditeur" puts the caret in the text (on a phone, on the writing tab).
     document.querySelector('.skip-link[href="#draft-panel-write"]')?.addEventListener("click", (event) => {
       event.preventDefault();
@@ -193,6 +204,7 @@ class DraftPage {
       if (this.canWrite) this.editor.setEditable(true);
     }
     this.setState("online");
+    this.comments.onSynced();
   }
 
   setState(state, code = 0) {

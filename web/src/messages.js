@@ -15,7 +15,8 @@ export function quote(text) {
 /**
  * @param {object} message a message shape (rooms/shapes.py) or a pending one
  *   ({pending: true, client_id, state, reason, ...}).
- * @param {object} view {me, canPost, showTopic, nameOf(id), paletteOpen, editing}
+ * @param {object} view {me, canPost, showTopic, nameOf(id), paletteOpen, editing,
+ *   canModerate, canFlag, pinned, moderating (menu open), flagging (form open), flagReasons}
  */
 export function renderMessage(message, view) {
   const mine = message.author.id === view.me.id;
@@ -24,6 +25,8 @@ export function renderMessage(message, view) {
   if (mine) classes.push("msg-mine");
   if (mentionsMe) classes.push("msg-mentions-me");
   if (message.deleted) classes.push("msg-deleted");
+  if (message.hidden) classes.push("msg-hidden");
+  if (view.pinned) classes.push("msg-pinned");
   if (message.pending) classes.push("msg-pending");
   const el = h("article", {
     class: classes.join(" "),
@@ -39,6 +42,8 @@ export function renderMessage(message, view) {
   const footer = renderFooter(message, view, mine);
   if (footer) el.append(footer);
   if (view.paletteOpen && !message.deleted && !message.pending) el.append(renderPalette(message, view));
+  if (view.moderating && !message.pending) el.append(renderModMenu(message, view, mine));
+  if (view.flagging && !message.deleted && !message.pending) el.append(renderFlagForm(view));
   return el;
 }
 
@@ -68,6 +73,7 @@ function renderHead(message, view, mentionsMe) {
       }),
     );
   }
+  if (view.pinned && !message.deleted) head.append(h("span", { class: "msg-pin", text: t("js.msg.pinned") }));
   if (mentionsMe) head.append(h("span", { class: "visually-hidden", text: t("js.msg.mentions_you") }));
   if (message.pending) {
     const failed = message.state === "failed";
@@ -91,7 +97,9 @@ function renderReply(reply) {
 
 function renderBody(message, view) {
   const body = h("div", { class: "msg-body" });
-  if (message.deleted) {
+  if (message.hidden) {
+    body.textContent = t("js.msg.hidden");
+  } else if (message.deleted) {
     body.textContent = t("js.msg.deleted");
   } else if (message.pending) {
     body.append(h("p", { class: "msg-text", text: message.source }));
@@ -176,7 +184,11 @@ function action(name, text, label, extra = {}) {
 }
 
 function renderFooter(message, view, mine) {
-  if (message.deleted) return null;
+  if (message.deleted) {
+    // Moderators may restore a hidden message; nothing else acts on a tombstone.
+    if (!(message.hidden && view.canModerate)) return null;
+    return h("div", { class: "msg-footer" }, h("div", { class: "msg-actions" }, moderateButton(message, view)));
+  }
   const footer = h("div", { class: "msg-footer" });
   if (!message.pending) footer.append(renderReactions(message, view));
   const actions = h("div", { class: "msg-actions" });
@@ -198,6 +210,16 @@ function renderFooter(message, view, mine) {
         action("delete", t("js.msg.delete"), t("js.msg.delete_label")),
       );
     }
+  }
+  if (!message.pending && !view.editing) {
+    if (view.canFlag && !mine) {
+      actions.append(
+        action("flag", t("js.msg.flag"), t("js.msg.flag_label", { name }), {
+          "aria-expanded": view.flagging ? "true" : "false",
+        }),
+      );
+    }
+    if (view.canModerate) actions.append(moderateButton(message, view));
   }
   if (actions.childElementCount) footer.append(actions);
   return footer.childElementCount ? footer : null;
@@ -226,4 +248,66 @@ function renderPalette(message, view) {
 
 export function renderDivider() {
   return h("div", { class: "divider-new", id: "divider-new", role: "separator", text: t("js.divider.new") });
+}
+
+function moderateButton(message, view) {
+  return action("moderate", t("js.mod.menu"), t("js.mod.menu_label", { name: message.author.name }), {
+    "aria-expanded": view.moderating ? "true" : "false",
+  });
+}
+
+/** The "Modérer" menu of a message (moderators only): a group of plain buttons. */
+function renderModMenu(message, view, mine) {
+  const menu = h("div", { class: "msg-modmenu", role: "group", "aria-label": t("js.mod.menu_label", { name: message.author.name }) });
+  const item = (name, text) =>
+    h("button", { type: "button", class: "button button-small", dataset: { action: name, focusKey: `m:${name}` }, text });
+  if (message.hidden) {
+    menu.append(item("mod-restore", t("js.mod.restore")));
+    return menu;
+  }
+  menu.append(item("mod-hide", t("js.mod.hide")));
+  menu.append(view.pinned ? item("mod-unpin", t("js.mod.unpin")) : item("mod-pin", t("js.mod.pin")));
+  if (!mine && message.author.id) {
+    menu.append(item("mod-mute", t("js.mod.mute")), item("mod-remove", t("js.mod.remove")));
+  }
+  return menu;
+}
+
+/** "Signaler": a reason (required) and an optional comment, sent to the moderators. */
+function renderFlagForm(view) {
+  const select = h(
+    "select",
+    { id: "flag-reason", dataset: { focusKey: "flag-reason", role: "flag-reason" } },
+    ...view.flagReasons.map((reason) => h("option", { value: reason, text: t(`js.flag.reason.${reason}`) })),
+  );
+  const comment = h("input", {
+    type: "text",
+    id: "flag-comment",
+    maxlength: "500",
+    dataset: { focusKey: "flag-comment", role: "flag-comment" },
+  });
+  return h(
+    "div",
+    { class: "msg-flagform", role: "group", "aria-label": t("js.flag.title") },
+    h("label", { for: "flag-reason", text: t("js.flag.reason") }),
+    select,
+    h("label", { for: "flag-comment", text: t("js.flag.comment") }),
+    comment,
+    h(
+      "div",
+      { class: "msg-editor-buttons" },
+      h("button", {
+        type: "button",
+        class: "button button-primary button-small",
+        dataset: { action: "flag-send", focusKey: "flag-send" },
+        text: t("js.flag.send"),
+      }),
+      h("button", {
+        type: "button",
+        class: "button button-small",
+        dataset: { action: "flag-cancel", focusKey: "flag-cancel" },
+        text: t("js.msg.cancel"),
+      }),
+    ),
+  );
 }

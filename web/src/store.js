@@ -13,6 +13,9 @@ export function excerptOf(source) {
 export class RoomStore {
   constructor(boot) {
     this.roomId = boot.room.id;
+    this.meId = boot.me.id;
+    // Description, agenda, lock, slow mode, pins, announcements (GET /api/rooms/N/state).
+    this.state = boot.state || { pins: [], announcements: [], me: {} };
     this.messages = new Map();
     this.topics = new Map();
     this.unread = boot.unread || { unread: 0, mentions: 0, topics: {} };
@@ -66,7 +69,7 @@ export class RoomStore {
     }
   }
 
-  /** The event's effect: {kind: "added"|"updated"|"topics"|"none", message?, ids?}. */
+  /** The event's effect: {kind: "added"|"updated"|"topics"|"state"|"none", message?, ids?}. */
   apply(event) {
     this.lastSeq = Math.max(this.lastSeq, event.seq);
     switch (event.type) {
@@ -83,9 +86,91 @@ export class RoomStore {
         return this.renamed(event.old, event.new);
       case "messages.moved":
         return this.moved(event.message_ids, event.topic);
+      case "message.hidden":
+        return this.hidden(event.message_id);
+      case "message.restored":
+        return this.restored(event.message);
+      default:
+        return this.stateEvent(event);
+    }
+  }
+
+  /** Moderation events that change the room's state rather than a message. */
+  stateEvent(event) {
+    const state = this.state;
+    switch (event.type) {
+      case "message.pinned": {
+        const message = this.messages.get(event.message_id);
+        state.pins = state.pins.filter((pin) => pin.message_id !== event.message_id);
+        state.pins.push({
+          message_id: event.message_id,
+          seq: message?.seq,
+          author: event.author,
+          excerpt: event.excerpt,
+          pinned_by: event.pinned_by,
+        });
+        return { kind: "state", ids: [event.message_id] };
+      }
+      case "message.unpinned":
+        state.pins = state.pins.filter((pin) => pin.message_id !== event.message_id);
+        return { kind: "state", ids: [event.message_id] };
+      case "room.locked":
+      case "room.unlocked":
+        state.locked = event.type === "room.locked";
+        return { kind: "state", announce: event.type };
+      case "room.slow_mode":
+        state.slow_mode_secs = event.seconds;
+        return { kind: "state", announce: event.type };
+      case "room.updated":
+        Object.assign(state, {
+          description: event.description,
+          description_html: event.description_html,
+          agenda: event.agenda,
+          agenda_html: event.agenda_html,
+        });
+        return { kind: "state" };
+      case "announcement.posted":
+        state.announcements = [
+          { ...event.announcement, acknowledged: false, ack_count: 0 },
+          ...state.announcements.filter((a) => a.id !== event.announcement.id),
+        ];
+        return { kind: "state", announce: event.type };
+      case "member.muted":
+      case "member.unmuted":
+        if (event.user.id !== this.meId) return { kind: "none" };
+        state.me = { ...state.me, muted_until: event.type === "member.muted" ? event.until : null };
+        return { kind: "state" };
       default:
         return { kind: "none" };
     }
+  }
+
+  isPinned(id) {
+    return this.state.pins.some((pin) => pin.message_id === id);
+  }
+
+  hidden(messageId) {
+    const message = this.messages.get(messageId);
+    if (!message) return { kind: "state" };
+    const wasShown = !message.deleted;
+    Object.assign(message, { deleted: true, hidden: true, source: "", html: "", mentions: [] });
+    const topic = this.topics.get(message.topic);
+    if (topic && wasShown) topic.count = Math.max(0, topic.count - 1);
+    const replies = this.repliesTo(messageId);
+    for (const reply of replies) Object.assign(reply.reply_to, { excerpt: "", deleted: true });
+    return { kind: "updated", ids: [messageId, ...replies.map((r) => r.id)], topics: wasShown, state: true };
+  }
+
+  restored(message) {
+    const known = this.messages.get(message.id);
+    if (!known) return { kind: "state" };
+    const wasHidden = known.deleted;
+    Object.assign(known, message);
+    const topic = this.topics.get(known.topic);
+    if (topic && wasHidden) topic.count += 1;
+    const replies = this.repliesTo(message.id);
+    for (const reply of replies) Object.assign(reply.reply_to, { excerpt: excerptOf(message.source), deleted: false });
+    return { kind: "updated", ids: [message.id, ...replies.map((r) => r.id)], topics: true, state: true };
   }
 
   posted(message) {

@@ -181,6 +181,8 @@ async def do_comment(
     )
     session.add(comment)
     await session.flush()
+    if link.endswith("#commentaire-"):
+        link += str(comment.id)  # the panel opens this thread
     what = "suggestion" if replacement is not None else "comment"
     for user_id in set(rendered.mentioned) - {author_id}:
         notify(

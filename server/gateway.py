@@ -34,6 +34,7 @@ from rooms.actions.topics import check_move_messages, check_rename_topic
 from rooms.errors import RoomsError
 from rooms.events import room_channel
 from rooms.limits import MAX_MESSAGE_SOURCE_BYTES, MAX_TOPIC_CHARS
+from rooms.moderation import check_can_write
 from rooms.validation import clean_topic
 from server import errors
 from server.connection import Connection
@@ -285,7 +286,13 @@ class Session:
         if room_id not in self.conn.rooms:
             return
         async with self.state.db.read() as session:
-            await access_room(session, self.user_id, room_id, Permission.POST_MESSAGE)
+            access = await access_room(session, self.user_id, room_id, Permission.POST_MESSAGE)
+            try:
+                await check_can_write(session, access)
+            except RoomsError:
+                # Muted, blocked or locked out: nobody should see them "typing"; no
+                # error either (typing is ephemeral, the client sends it per keystroke).
+                return
         frame = encode(
             TYPING,
             room_id=room_id,

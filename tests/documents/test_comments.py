@@ -149,6 +149,8 @@ async def test_notifications_page(server: LiveServer, world: World) -> None:
     async with api(server, world, "rapporteur") as anne:
         page = await anne.get("/notifications")
         assert "Nouveau commentaire sur « Rapport »" in page.text
+        assert f"/brouillons/{draft_id}#commentaire-" in page.text
+        assert '#commentaire-"' not in page.text  # the link names the comment
         marked = await anne.post("/notifications/lues", data={"csrf": anne.headers["X-CSRF-Token"]})
         assert marked.status_code == 303
         assert "Nouveau :" not in (await anne.get("/notifications")).text

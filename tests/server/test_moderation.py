@@ -725,3 +725,19 @@ async def test_room_page_offers_moderation_to_moderators(
         page = await session.get(f"/salons/{world.group_room}")
     assert '"can_moderate": true' in page.text
     assert f'href="/salons/{world.group_room}/moderation"' in page.text
+
+
+async def test_a_muted_member_is_not_shown_typing(server: LiveServer, world: World) -> None:
+    room = world.group_room
+    sophie = await ProtocolClient.connect(server.ws_url, world.cookies["copilote"])
+    paul = await ProtocolClient.connect(server.ws_url, world.cookies["paul"])
+    await sophie.subscribe(room)
+    await paul.subscribe(room)
+    muted = await sophie.request(
+        "member.mute", room_id=room, user_id=world.id("paul"), seconds=1800, reason="Calme"
+    )
+    assert muted["type"] == "ack", muted
+    await paul.send("typing", room_id=room, topic="Sujet")
+    assert not [f for f in await sophie.quiet(0.4) if f["type"] == "typing"]
+    await sophie.close()
+    await paul.close()

@@ -28,6 +28,8 @@ ACCOUNT_ANONYMISED = "account.anonymised"
 ACCOUNT_EXPORTED = "account.exported"
 OIDC_LINKED = "oidc.linked"
 OIDC_REFUSED = "oidc.refused"
+MEMBER_BLOCKED = "member.blocked"
+MEMBER_UNBLOCKED = "member.unblocked"
 
 
 def record(

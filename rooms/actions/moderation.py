@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth import audit
 from auth.base import emit, utcnow
 from auth.models import User
 from auth.roles import Permission, allows
@@ -993,6 +994,9 @@ async def check_block(session: AsyncSession, *, actor_id: int, user_id: int, rea
         reason=reason,
     )
     _notice(session, user_id, "blocked", None, reason=reason)
+    audit.record(
+        session, audit.MEMBER_BLOCKED, actor_id=actor_id, target_user_id=user_id, reason=reason
+    )
     return new
 
 
@@ -1005,4 +1009,5 @@ async def check_unblock(session: AsyncSession, *, actor_id: int, user_id: int) -
     await session.delete(block)
     _log(session, "member.unblocked", room_id=None, actor_id=actor_id, target_user_id=user_id)
     _notice(session, user_id, "unblocked", None)
+    audit.record(session, audit.MEMBER_UNBLOCKED, actor_id=actor_id, target_user_id=user_id)
     return True

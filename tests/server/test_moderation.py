@@ -14,7 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from auth.models import AuditEvent
 from tests.conftest import LiveServer, live_server
 from tests.factories import World, build_world
 from tests.wsclient import ProtocolClient
@@ -617,6 +619,9 @@ async def test_a_blocked_member_reads_everywhere_but_writes_nowhere(
     posted = await marie.post(world.group_room, "à lire")
     blocked = await admin.request("member.block", user_id=world.id("paul"), reason="Propos haineux")
     assert (blocked["type"], blocked["changed"]) == ("ack", True)
+    async with server.state.db.read() as session:  # also in the admins' audit log
+        logged = list(await session.scalars(select(AuditEvent.action)))
+    assert "member.blocked" in logged
     told = await paul.wait_for(notice("blocked"))
     assert told["reason"] == "Propos haineux"
     assert "room_id" not in told

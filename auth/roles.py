@@ -47,6 +47,8 @@ class Permission(StrEnum):
     FLAG_MESSAGE = "message.flag"
     ACK_ANNOUNCEMENT = "announcement.ack"
     BLOCK_MEMBER = "member.block"
+    CREATE_POLL = "poll.create"
+    VOTE = "poll.vote"
 
 
 class Scope(StrEnum):
@@ -96,6 +98,8 @@ PERMISSION_LABELS: dict[Permission, str] = {
     Permission.FLAG_MESSAGE: "Signaler un message à la modération",
     Permission.ACK_ANNOUNCEMENT: "Prendre connaissance d'une annonce (accusé de lecture)",
     Permission.BLOCK_MEMBER: "Bloquer un membre dans toute l'assemblée (lecture seule)",
+    Permission.CREATE_POLL: "Ouvrir et clore un vote dans un salon",
+    Permission.VOTE: "Voter (les observateur·rices ne votent jamais)",
 }
 
 SCOPE_LABELS: dict[Scope, str] = {
@@ -165,6 +169,9 @@ PERMISSIONS: dict[Permission, dict[Scope, frozenset[Role]]] = {
     Permission.FLAG_MESSAGE: _room_action(_LOCAL_WRITERS),
     Permission.ACK_ANNOUNCEMENT: _room_action(_ALL),
     Permission.BLOCK_MEMBER: _assembly_action(_ASSEMBLY_WIDE),
+    # Polls: the binôme copilote opens and closes them; those who work in the space vote.
+    Permission.CREATE_POLL: _room_action(frozenset({Role.COPILOTE})),
+    Permission.VOTE: _room_action(_LOCAL_WRITERS),
 }
 
 ROOM_PERMISSIONS = (
@@ -177,6 +184,8 @@ ROOM_PERMISSIONS = (
     Permission.MODERATE_ROOM,
     Permission.FLAG_MESSAGE,
     Permission.ACK_ANNOUNCEMENT,
+    Permission.CREATE_POLL,
+    Permission.VOTE,
 )
 
 DRAFT_PERMISSIONS = (

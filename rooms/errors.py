@@ -74,3 +74,35 @@ class Blocked(RoomsError):
 
 class AnnouncementNotFound(RoomsError):
     code = "announcement_not_found"
+
+
+class PollNotFound(RoomsError):
+    code = "poll_not_found"
+
+
+class PollClosed(RoomsError):
+    code = "poll_closed"
+
+
+class NotEligible(RoomsError):
+    """The member is not in the poll's electorate (fixed when it opened)."""
+
+    code = "not_eligible"
+
+
+class AlreadyVoted(RoomsError):
+    """A second secret ballot without the receipt of the first."""
+
+    code = "already_voted"
+
+
+class BallotRejected(RoomsError):
+    """``rooms.voting.BallotInvalid`` at the edge: ``reason`` and its details."""
+
+    code = "ballot_invalid"
+
+
+class PollRejected(RoomsError):
+    """``rooms.voting.PollInvalid`` (or a bad poll field) at the edge: ``reason``."""
+
+    code = "poll_invalid"

@@ -12,7 +12,8 @@ Event types (all carry ``room_id`` and ``seq``; see ``docs/protocol.md``):
 (``rooms/actions/moderation.py``): ``message.hidden``, ``message.restored``,
 ``message.pinned``, ``message.unpinned``, ``room.locked``, ``room.unlocked``,
 ``room.slow_mode``, ``room.updated``, ``announcement.posted``, ``member.muted``,
-``member.unmuted``, ``member.removed``.
+``member.unmuted``, ``member.removed``; polls (``rooms/actions/polls.py``):
+``poll.created``, ``poll.voted``, ``poll.closed``.
 
 Broker channels: ``room:<id>:<seq>`` for a durable event (the hub reads the position from
 the channel without parsing the frame), ``room:<id>`` for ephemeral frames (typing),
@@ -51,6 +52,10 @@ ANNOUNCEMENT_POSTED = "announcement.posted"
 MEMBER_MUTED = "member.muted"
 MEMBER_UNMUTED = "member.unmuted"
 MEMBER_REMOVED = "member.removed"
+# Polls (``rooms/actions/polls.py``).
+POLL_CREATED = "poll.created"
+POLL_VOTED = "poll.voted"
+POLL_CLOSED = "poll.closed"
 
 ROOM_EVENT_TYPES = frozenset(
     {
@@ -73,6 +78,9 @@ ROOM_EVENT_TYPES = frozenset(
         MEMBER_MUTED,
         MEMBER_UNMUTED,
         MEMBER_REMOVED,
+        POLL_CREATED,
+        POLL_VOTED,
+        POLL_CLOSED,
     }
 )
 

@@ -10,6 +10,7 @@ catch-up replays precisely what the live stream delivered.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from sqlalchemy import (
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -388,3 +390,67 @@ class ModerationEntry(Base):
     reason: Mapped[str] = mapped_column(String(500), default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def _ballot_key() -> str:
+    # Random, so that the order of the keys says nothing about the order of the votes.
+    return uuid.uuid4().hex
+
+
+class Poll(Base):
+    """A poll in a room's topic. ``electorate`` is fixed when the poll opens: the ids of
+    the members whose roles in the room let them vote (``vote``); observers never do."""
+
+    __tablename__ = "polls"
+    __table_args__ = (Index("ix_polls_open_deadline", "closed_at", "closes_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"), index=True)
+    topic: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    question: Mapped[str] = mapped_column(Text)
+    options: Mapped[list[str]] = mapped_column(JSON, default=list)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    secret: Mapped[bool] = mapped_column(Boolean, default=False)
+    # ``live`` (counts shown while voting), ``after_vote`` (to those who voted) or
+    # ``closed`` (only the result).
+    visibility: Mapped[str] = mapped_column(String(20), default="live")
+    quorum_share: Mapped[float | None] = mapped_column(Float, default=None)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closes_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    electorate: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+
+class PollParticipation(Base):
+    """That a member took part in a poll — and nothing else: no time, no ballot link."""
+
+    __tablename__ = "poll_participations"
+
+    poll_id: Mapped[int] = mapped_column(
+        ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class PollBallot(Base):
+    """One ballot. ``voter_id`` is set for open polls only; a secret ballot is reachable
+    only through ``receipt_hash`` (sha256 of the receipt its voter holds). No timestamp,
+    and a random key, so that neither time nor order links a ballot to a voter."""
+
+    __tablename__ = "poll_ballots"
+    __table_args__ = (UniqueConstraint("poll_id", "voter_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=_ballot_key)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"), index=True)
+    data: Mapped[Any] = mapped_column(JSON)
+    voter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), default=None
+    )
+    receipt_hash: Mapped[str | None] = mapped_column(String(64), default=None, index=True)

@@ -49,6 +49,12 @@ HTTP_STATUS: dict[str, int] = {
     "blocked": 403,
     "announcement_not_found": 404,
     "bad_request": 400,
+    "poll_not_found": 404,
+    "poll_closed": 409,
+    "not_eligible": 403,
+    "already_voted": 409,
+    "ballot_invalid": 422,
+    "poll_invalid": 422,
 }
 
 # WebSocket close codes (4000–4999 are the application's).

@@ -27,7 +27,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from auth.roles import Permission
 from rooms.access import access_room
 from rooms.actions import messages as message_actions
-from rooms.actions import moderation
+from rooms.actions import moderation, polls
 from rooms.actions.reactions import check_react
 from rooms.actions.reading import check_mark_read
 from rooms.actions.topics import check_move_messages, check_rename_topic
@@ -82,6 +82,9 @@ WRITE_FRAMES = frozenset(
         "member.readmit",
         "member.block",
         "member.unblock",
+        "poll.create",
+        "poll.vote",
+        "poll.close",
     }
 )
 
@@ -134,6 +137,9 @@ class Session:
             "member.readmit": self.on_member_readmit,
             "member.block": self.on_member_block,
             "member.unblock": self.on_member_block,
+            "poll.create": self.on_poll_create,
+            "poll.vote": self.on_poll_vote,
+            "poll.close": self.on_poll_close,
         }
 
     @property
@@ -464,6 +470,52 @@ class Session:
                     session, actor_id=self.user_id, user_id=command["user_id"]
                 )
         self.ack(command, user_id=command["user_id"], changed=changed)
+
+    # -- polls (rooms/actions/polls.py) ------------------------------------------------
+    async def on_poll_create(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            poll_id, seq = await polls.check_create(
+                session,
+                access,
+                topic=command["topic"],
+                kind=command["kind"],
+                question=command["question"],
+                options=command["options"],
+                settings=command["settings"],
+                secret=bool(command["secret"]),
+                visibility=command["visibility"] or "live",
+                quorum=command["quorum"],
+                closes_in_minutes=command["closes_in_minutes"],
+            )
+        self.ack(command, room_id=command["room_id"], poll_id=poll_id, seq=seq)
+
+    async def on_poll_vote(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            voted = await polls.check_vote(
+                session,
+                access,
+                poll_id=command["poll_id"],
+                ballot=command["ballot"],
+                receipt=command["receipt"],
+            )
+        fields: dict[str, Any] = {"replaced": voted.replaced}
+        if voted.receipt is not None:
+            fields["receipt"] = voted.receipt
+        if voted.counts is not None:
+            fields["counts"] = voted.counts
+        self.ack(
+            command, room_id=command["room_id"], poll_id=voted.poll_id, seq=voted.seq, **fields
+        )
+
+    async def on_poll_close(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            seq = await polls.check_close(
+                session, access, poll_id=command["poll_id"], outcome=command["outcome"]
+            )
+        self.ack(command, room_id=command["room_id"], poll_id=command["poll_id"], seq=seq)
 
 
 async def chat_endpoint(websocket: WebSocket) -> None:

@@ -37,6 +37,7 @@ from sqlalchemy import select
 
 from auth.sessions import live_session_ids, touch_sessions
 from rooms.access import access_room
+from rooms.actions import polls
 from rooms.errors import RoomsError
 from rooms.models import Room
 from rooms.queries import list_events, unread_counts
@@ -329,6 +330,15 @@ class Hub:
             if conn.session_id not in live:
                 conn.ended.set()
 
+    async def close_due_polls(self) -> None:
+        """Close polls past their deadline: one indexed read when none is due; the
+        closing itself re-checks under the room lock, so two instances close once."""
+        async with self.db.read() as session:
+            if not await polls.any_due(session):
+                return
+        async with self.db.transaction() as session:
+            await polls.close_due_polls(session)
+
     async def _tick(self) -> None:
         last_heartbeat = time.monotonic()
         while True:
@@ -336,6 +346,7 @@ class Hub:
             try:
                 await self.resync()
                 await self.check_sessions()
+                await self.close_due_polls()
                 now = time.monotonic()
                 if now - last_heartbeat >= PRESENCE_HEARTBEAT_SECS:
                     last_heartbeat = now

@@ -155,6 +155,33 @@ FRAMES: dict[str, dict[str, Field]] = {
     "member.readmit": {"id": _ID, "room_id": _ROOM, "user_id": _USER},
     "member.block": {"id": _ID, "user_id": _USER, "reason": _REASON},
     "member.unblock": {"id": _ID, "user_id": _USER},
+    # Polls (``rooms/actions/polls.py``).
+    "poll.create": {
+        "id": _ID,
+        "room_id": _ROOM,
+        "topic": Field(str, max_len=200),
+        "kind": Field(str, max_len=20),
+        "question": Field(str, max_len=2_000),
+        "options": Field(list, max_len=50),
+        "settings": Field(dict, required=False),
+        "secret": Field(bool, required=False),
+        "visibility": Field(str, required=False, max_len=20),
+        "quorum": Field((float, int), required=False),
+        "closes_in_minutes": Field(int, required=False),
+    },
+    "poll.vote": {
+        "id": _ID,
+        "room_id": _ROOM,
+        "poll_id": Field(int),
+        "ballot": Field((str, list, dict)),
+        "receipt": Field(str, required=False, max_len=100),
+    },
+    "poll.close": {
+        "id": _ID,
+        "room_id": _ROOM,
+        "poll_id": Field(int),
+        "outcome": Field(str, required=False, max_len=2_000),
+    },
 }
 
 
@@ -171,8 +198,10 @@ class Command:
 
 
 def _is_kind(value: Any, kind: type | tuple[type, ...]) -> bool:
-    # bool is an int in Python; on the wire true is not a room id.
-    return isinstance(value, kind) and not isinstance(value, bool)
+    # bool is an int in Python; on the wire true is not a room id (but is a flag).
+    if isinstance(value, bool):
+        return kind is bool
+    return isinstance(value, kind)
 
 
 def _check_field(name: str, spec: Field, value: Any, request_id: str | None) -> None:

@@ -64,5 +64,17 @@ def test_matrix_documents_every_cell() -> None:
 
 
 def test_room_permissions_cover_every_room_action() -> None:
-    prefixes = {"room", "message", "reaction", "topic", "announcement"}
+    prefixes = {"room", "message", "reaction", "topic", "announcement", "poll"}
     assert set(ROOM_PERMISSIONS) == {p for p in Permission if p.value.split(".")[0] in prefixes}
+
+
+def test_polls_are_opened_by_copilots_and_voted_by_those_who_work_there() -> None:
+    assert allows([(Scope.GROUP, Role.COPILOTE)], Permission.CREATE_POLL)
+    assert allows([(Scope.ASSEMBLY, Role.COMITE)], Permission.CREATE_POLL)
+    assert not allows([(Scope.GROUP, Role.MEMBER)], Permission.CREATE_POLL)
+    for role in (Role.MEMBER, Role.RAPPORTEUR, Role.CO_RAPPORTEUR, Role.COPILOTE):
+        assert allows([(Scope.CHANTIER, role)], Permission.VOTE)
+    assert allows([(Scope.ASSEMBLY, Role.ADMIN)], Permission.VOTE)
+    assert not allows([(Scope.ASSEMBLY, Role.MEMBER)], Permission.VOTE)
+    for scope in Scope:
+        assert not allows([(scope, Role.OBSERVER)], Permission.VOTE)

@@ -84,6 +84,12 @@ class PollClosed(RoomsError):
     code = "poll_closed"
 
 
+class PollOpen(RoomsError):
+    """The result is asked for before the poll closed."""
+
+    code = "poll_open"
+
+
 class NotEligible(RoomsError):
     """The member is not in the poll's electorate (fixed when it opened)."""
 

@@ -29,7 +29,7 @@ from server.oidc import create_oidc_client
 from server.ratelimit import RateLimiter
 from server.state import AppState
 from server.templates import STATIC_DIR
-from server.views import account, admin, api, drafts, moderation, notifications, oidc, pages
+from server.views import account, admin, api, drafts, moderation, notifications, oidc, pages, polls
 
 SECURITY_HEADERS = [
     (
@@ -149,6 +149,7 @@ def routes() -> list[Route | Mount | WebSocketRoute]:
         Route("/api/rooms/{room_id:int}/state", moderation.room_state_json),
         Route("/api/rooms/{room_id:int}/moderation", moderation.moderation_json),
         Route("/api/unread", api.unread),
+        Route("/api/rooms/{room_id:int}/polls/{poll_id:int}/result.csv", polls.result_csv),
         Route("/api/messages/{message_id:int}/history", api.message_history),
         Route("/healthz", healthz),
         WebSocketRoute("/ws", chat_endpoint),

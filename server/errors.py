@@ -42,6 +42,7 @@ HTTP_STATUS: dict[str, int] = {
     "invalid_update": 400,
     "invalid_draft_input": 422,
     "comment_not_found": 404,
+    "poll_open": 409,
     "room_excluded": 403,
     "room_locked": 409,
     "muted": 403,

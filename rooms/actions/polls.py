@@ -32,6 +32,7 @@ from rooms.errors import (
     NotEligible,
     PollClosed,
     PollNotFound,
+    PollOpen,
     PollRejected,
     RoomsError,
 )
@@ -415,3 +416,18 @@ async def close_due_polls(session: AsyncSession, now: dt.datetime | None = None)
         await _close(session, poll, None, None)
         closed += 1
     return closed
+
+
+async def closed_result(session: AsyncSession, room_id: int, poll_id: int) -> voting.PollResult:
+    """The result of a closed poll, recounted from its stored ballots (re-verifiable).
+
+    Raises:
+        PollNotFound: no such poll in the room.
+        PollOpen: the result exists once the poll is closed.
+    """
+    poll = await _poll_of(session, room_id, poll_id)
+    if poll.closed_at is None:
+        raise PollOpen(poll_id=poll_id)
+    ballots = await _ballots(session, poll.id)
+    electorate = max(len(poll.electorate), len(ballots)) or None
+    return voting.tally(poll.kind, poll.options, ballots, poll.settings, electorate=electorate)

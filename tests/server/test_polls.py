@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
+import httpx
 from sqlalchemy import inspect, select, update
 
 from rooms import voting
@@ -267,3 +268,27 @@ async def test_hub_timer_closes_due_polls(database_url: str) -> None:
         closed = [f for f in copilote.frames if f.get("type") == "poll.closed"]
         assert len(closed) == 1
         await copilote.close()
+
+
+async def test_result_csv_once_closed(server: LiveServer, world: World) -> None:
+    room = world.group_room
+    copilote, marie = await client(server, world, "copilote"), await client(server, world, "marie")
+    poll_id = (await open_poll(copilote, room, options=["=SOMME(A1)", "Plan B"]))["poll_id"]
+    await marie.request("poll.vote", room_id=room, poll_id=poll_id, ballot="=SOMME(A1)")
+    url = f"/api/rooms/{room}/polls/{poll_id}/result.csv"
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        http.cookies.set("atelier_session", world.cookies["paul"])
+        early = await http.get(url)
+        assert early.status_code == 409
+        assert early.json()["error"]["code"] == "poll_open"
+        await copilote.request("poll.close", room_id=room, poll_id=poll_id)
+        answer = await http.get(url)
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/csv")
+        text = answer.content.decode("utf-8-sig")
+        assert "'=SOMME(A1)" in text  # never a live formula
+        assert "Plan B" in text
+        http.cookies.set("atelier_session", world.cookies["other"])
+        assert (await http.get(url)).status_code == 404
+    await copilote.close()
+    await marie.close()

@@ -75,23 +75,19 @@ def _byte_view(doc: Doc) -> Text:
     return text
 
 
-def _char_to_byte(text: str, index: int) -> int:
-    return len(text[:index].encode())
-
-
 def _before_offset(text: str, index: int) -> int:
     """Where to make an index tied to the character before ``index`` (Assoc.BEFORE):
     yrs counts that character in UTF-16 units."""
     if index == 0:
         return 0
-    return _char_to_byte(text, index - 1) + len(text[index - 1].encode("utf-16-le")) // 2
+    return crdt.utf8_offset(text, index - 1) + len(text[index - 1].encode("utf-16-le")) // 2
 
 
 def _byte_to_char(text: str, offset: int) -> int:
     """The first character boundary at or after ``offset`` (an index tied to the
     character before it ends inside that character, see ``_before_offset``)."""
     chars = len(text.encode()[:offset].decode(errors="ignore"))
-    return chars + 1 if _char_to_byte(text, chars) < offset else chars
+    return chars + 1 if crdt.utf8_offset(text, chars) < offset else chars
 
 
 def anchor_range(doc: Doc, start: int, end: int) -> Anchor:
@@ -100,7 +96,7 @@ def anchor_range(doc: Doc, start: int, end: int) -> Anchor:
     current = str(text)
     if not 0 <= start <= end <= len(current):
         raise InvalidDraftInput(field="range", reason="out_of_range")
-    first = text.sticky_index(_char_to_byte(current, start), Assoc.AFTER)
+    first = text.sticky_index(crdt.utf8_offset(current, start), Assoc.AFTER)
     last = text.sticky_index(_before_offset(current, end), Assoc.BEFORE)
     return Anchor(first.encode(), last.encode(), current[start:end][:QUOTE_CHARS])
 

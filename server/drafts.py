@@ -24,7 +24,6 @@ import base64
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pycrdt import (
@@ -420,6 +419,3 @@ async def draft_endpoint(websocket: WebSocket) -> None:
     if socket.closing is not None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(websocket.close(*socket.closing), 1.0)
-
-
-AccessListener = Callable[[int], Awaitable[None]]

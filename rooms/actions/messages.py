@@ -33,7 +33,7 @@ class Posted:
     room_id: int
 
 
-async def _mentionable(session: AsyncSession, source: str) -> dict[str, int]:
+async def mentionable(session: AsyncSession, source: str) -> dict[str, int]:
     """Display names (of active users) that the source may mention, mapped to ids.
 
     Names match exactly, as the composer's autocomplete writes them (SQLite's ``lower()``
@@ -109,7 +109,7 @@ async def check_post(
         return earlier
     await check_can_write(session, access, posting=True)
     parent = await _reply(session, room_id, reply_to_id)
-    rendered = render_markdown(source, mentions=await _mentionable(session, source))
+    rendered = render_markdown(source, mentions=await mentionable(session, source))
     now = utcnow()
     message = Message(
         room_id=room_id,
@@ -171,7 +171,7 @@ async def check_edit(
     if source == message.source:
         return None
     await check_can_write(session, access)
-    rendered = render_markdown(source, mentions=await _mentionable(session, source))
+    rendered = render_markdown(source, mentions=await mentionable(session, source))
     now = utcnow()
     session.add(MessageEdit(message_id=message.id, source=message.source, edited_at=now))
     message.source, message.html, message.edited_at = source, rendered.html, now

@@ -38,7 +38,7 @@ from rooms.access import (
     moderator_ids,
     room_spaces,
 )
-from rooms.actions.messages import _mentionable
+from rooms.actions.messages import mentionable
 from rooms.actions.structure import announce_access_changed
 from rooms.errors import (
     AnnouncementNotFound,
@@ -349,7 +349,7 @@ async def _restore(
     session: AsyncSession, access: RoomAccess, message: Message, hidden: HiddenMessage, reason: str
 ) -> int:
     source = hidden.source
-    rendered = render_markdown(source, mentions=await _mentionable(session, source))
+    rendered = render_markdown(source, mentions=await mentionable(session, source))
     message.source, message.html = source, rendered.html
     message.hidden_at = None
     message.deleted_at = None

@@ -11,7 +11,6 @@ import asyncio
 import base64
 import datetime as dt
 import json
-import re
 from typing import Any
 
 from sqlalchemy import select
@@ -29,6 +28,7 @@ from documents.export import TitlePage, to_html, to_pdf
 from documents.models import Draft, DraftUpdate
 from documents.rendering import render_markdown
 from rooms.access import access_draft, held_in_space, space_chain
+from rooms.actions.messages import mentionable
 from rooms.errors import NotAllowed, RoomsError
 from rooms.models import Chantier, Group, Membership, Saisine
 from rooms.shapes import iso
@@ -185,7 +185,8 @@ async def create(request: Request) -> Response:
                 if saisine is not None:
                     saisine_id = saisine.id
                     initial = actions.template_from_questions(
-                        str(form.get("title", "")) or saisine.title, _questions(saisine)
+                        str(form.get("title", "")) or saisine.title,
+                        [str(q) for q in saisine.questions or []],
                     )
             draft = await actions.do_create_draft(
                 session,
@@ -199,10 +200,6 @@ async def create(request: Request) -> Response:
     except DocumentsError as exc:
         return render(request, "error.html", status_code=422, message=_message(request, exc))
     return RedirectResponse(f"/brouillons/{draft.id}", status_code=303)
-
-
-def _questions(saisine: Saisine) -> list[str]:
-    return [str(q) for q in (saisine.questions or [])]
 
 
 async def set_lock(request: Request) -> Response:
@@ -503,7 +500,7 @@ async def add_comment(request: Request) -> Response:
                 anchor=anchor,
                 parent_id=parent if isinstance(parent, int) else None,
                 replacement=replacement if isinstance(replacement, str) else None,
-                mentions=await _mentionable(session, str(data.get("body", ""))),
+                mentions=await mentionable(session, str(data.get("body", ""))),
                 writers=await _writers(session, draft.space),
                 link=f"/brouillons/{draft.id}#commentaire-",
             )
@@ -512,16 +509,6 @@ async def add_comment(request: Request) -> Response:
     except (DocumentsError, errors.BadRequest) as exc:
         return error_response(request, exc)
     return JSONResponse(shaped, status_code=201)
-
-
-async def _mentionable(session: AsyncSession, body: str) -> dict[str, int]:
-    names = {m.group(1).strip() for m in re.finditer(r"@\*\*([^*\n]{1,120})\*\*", body)}
-    if not names:
-        return {}
-    rows = await session.execute(
-        select(User.display_name, User.id).where(User.display_name.in_(names), User.is_active)
-    )
-    return {str(n): int(i) for n, i in rows}
 
 
 async def _writers(session: AsyncSession, space: str) -> list[int]:

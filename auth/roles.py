@@ -98,8 +98,8 @@ PERMISSION_LABELS: dict[Permission, str] = {
     Permission.FLAG_MESSAGE: "Signaler un message à la modération",
     Permission.ACK_ANNOUNCEMENT: "Prendre connaissance d'une annonce (accusé de lecture)",
     Permission.BLOCK_MEMBER: "Bloquer un membre dans toute l'assemblée (lecture seule)",
-    Permission.CREATE_POLL: "Ouvrir et clore un vote dans un salon",
-    Permission.VOTE: "Voter (les observateur·rices ne votent jamais)",
+    Permission.CREATE_POLL: "Ouvrir, programmer, prolonger et clore un vote dans un salon",
+    Permission.VOTE: "Voter et donner procuration (les observateur·rices ne votent jamais)",
 }
 
 SCOPE_LABELS: dict[Scope, str] = {

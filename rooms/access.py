@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.models import User
 from auth.roles import Permission, Role, Scope, allows, scope_of
 from documents.errors import DraftNotFound
 from documents.models import Draft
@@ -271,3 +272,26 @@ async def access_draft(
     if not access.allows(permission):
         raise NotAllowed(permission=permission.value, draft_id=draft_id)
     return access
+
+
+async def voting_member_ids(session: AsyncSession, room: Room) -> list[int]:
+    """Everyone whose current roles let them vote in ``room`` (observers never)."""
+    today = dt.date.today()  # noqa: DTZ011 - mandates are calendar dates
+    rows = await session.execute(
+        select(Membership.user_id, Membership.space, Membership.role)
+        .join(User, User.id == Membership.user_id)
+        .where(
+            Membership.space.in_(await room_spaces(session, room)),
+            User.is_active.is_(True),
+            *_current(today),
+        )
+    )
+    held: dict[int, set[tuple[Scope, Role]]] = {}
+    for user_id, space, role in rows:
+        held.setdefault(user_id, set()).add((scope_of(space), Role(role)))
+    excluded = set(
+        await session.scalars(select(RoomExclusion.user_id).where(RoomExclusion.room_id == room.id))
+    )
+    return sorted(
+        uid for uid, pairs in held.items() if allows(pairs, Permission.VOTE) and uid not in excluded
+    )

@@ -112,3 +112,40 @@ class PollRejected(RoomsError):
     """``rooms.voting.PollInvalid`` (or a bad poll field) at the edge: ``reason``."""
 
     code = "poll_invalid"
+
+
+class PollNotOpen(RoomsError):
+    """A scheduled poll is voted in before it opens; ``opens_at``."""
+
+    code = "poll_not_open"
+
+
+class ProxyRejected(RoomsError):
+    """A procuration that breaks the rules (``reason``: ``self``, ``holder_not_voter``,
+    ``giver_not_voter``, ``giver_has_proxy``, ``holder_carries``, ``chain``,
+    ``already_voted``, ``until``, ``scope``)."""
+
+    code = "proxy_invalid"
+
+
+class ProxyNotFound(RoomsError):
+    code = "proxy_not_found"
+
+
+class ProxyUsed(RoomsError):
+    """The holder has already voted with this one-poll procuration: it can no longer be
+    revoked."""
+
+    code = "proxy_used"
+
+
+class ProxyGiven(RoomsError):
+    """The member gave their vote for this poll: they revoke the procuration to vote."""
+
+    code = "proxy_given"
+
+
+class NoProxy(RoomsError):
+    """A vote ``for_user_id`` someone who gave the voter no procuration for this poll."""
+
+    code = "no_proxy"

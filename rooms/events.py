@@ -56,6 +56,11 @@ MEMBER_REMOVED = "member.removed"
 POLL_CREATED = "poll.created"
 POLL_VOTED = "poll.voted"
 POLL_CLOSED = "poll.closed"
+POLL_OPENED = "poll.opened"
+POLL_EXTENDED = "poll.extended"
+POLL_REMINDER = "poll.reminder"
+PROXY_GIVEN = "proxy.given"
+PROXY_REVOKED = "proxy.revoked"
 
 ROOM_EVENT_TYPES = frozenset(
     {
@@ -81,6 +86,11 @@ ROOM_EVENT_TYPES = frozenset(
         POLL_CREATED,
         POLL_VOTED,
         POLL_CLOSED,
+        POLL_OPENED,
+        POLL_EXTENDED,
+        POLL_REMINDER,
+        PROXY_GIVEN,
+        PROXY_REVOKED,
     }
 )
 

@@ -424,10 +424,19 @@ class Poll(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     outcome: Mapped[str] = mapped_column(Text, default="")
     electorate: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # A scheduled poll has ``opens_at`` and no ``opened_at`` until the hub opens it; its
+    # electorate is fixed then, not at creation.
+    opens_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    opened_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # The reminder to those who have not voted, ``remind_minutes`` before ``closes_at``:
+    # ``remind_at`` is when it is due, cleared once sent (and set again by an extension).
+    remind_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
+    remind_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
 class PollParticipation(Base):
-    """That a member took part in a poll — and nothing else: no time, no ballot link."""
+    """That a member took part in a poll — and nothing else: no time, no ballot link.
+    ``proxy_id`` is set when their proxy holder voted for them."""
 
     __tablename__ = "poll_participations"
 
@@ -436,6 +445,32 @@ class PollParticipation(Base):
     )
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    proxy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("poll_proxies.id", ondelete="SET NULL"), default=None
+    )
+
+
+class PollProxy(Base):
+    """A procuration: ``giver`` lets ``holder`` vote for them in the room's polls — one
+    poll (``poll_id``) or every poll until ``until``. Rows are never deleted: revoking sets
+    ``revoked_at``, so the table is the proxies' log."""
+
+    __tablename__ = "poll_proxies"
+    __table_args__ = (Index("ix_poll_proxies_room_active", "room_id", "revoked_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    giver_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    holder_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    poll_id: Mapped[int | None] = mapped_column(
+        ForeignKey("polls.id", ondelete="CASCADE"), default=None
+    )
+    until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    revoked_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "NONE_OF_THESE",
     "NONE_OF_THESE_LABEL",
     "POLL_REASONS",
+    "REASON_MODES",
     "RULES_FR",
     "SCORE_MAX",
     "SCORE_MIN",
@@ -109,6 +110,15 @@ SCORE_MIN = 0
 SCORE_MAX = 5
 
 DATE_ANSWERS = ("oui", "si besoin", "non")
+
+# Consent ballots' reasons (``PollSettings.reasons``) and the sentence each adds to the rule.
+REASON_MODES = ("off", "optional", "required", "dissent")
+REASON_RULES_FR = {
+    "off": " Les bulletins ne portent pas de motif.",
+    "optional": "",
+    "required": " Chaque bulletin doit être motivé.",
+    "dissent": " Un « contre » ou une objection doit être motivé.",
+}
 
 METHOD_FR = {
     PollKind.SINGLE: "choix unique",
@@ -190,6 +200,7 @@ BALLOT_REASONS = frozenset(
         "answer_missing",
         "unknown_position",
         "reason_required",
+        "reason_not_allowed",
         "reason_too_long",
     }
 )
@@ -257,6 +268,8 @@ class PollSettings:
     - ``none_option``: single and multiple choice offer "Aucune de ces options".
     - ``allow_ties``: ranked ballots may give two options the same rank.
     - ``require_reason``: consent ballots saying "contre" or "objection" must give a reason.
+    - ``reasons``: consent ballots' reasons, ``off`` (none may be given), ``optional``,
+      ``required`` (every ballot) or ``dissent`` (the same as ``require_reason``).
     """
 
     min_choices: int = 1
@@ -264,6 +277,11 @@ class PollSettings:
     none_option: bool = False
     allow_ties: bool = False
     require_reason: bool = False
+    reasons: str | None = None
+
+    @property
+    def reason_mode(self) -> str:
+        return self.reasons or ("dissent" if self.require_reason else "optional")
 
 
 @dataclass(frozen=True)
@@ -347,6 +365,8 @@ def _poll(
     for name in ("none_option", "allow_ties", "require_reason"):
         if not isinstance(getattr(settings, name), bool):
             raise PollInvalid("invalid_settings", field=name)
+    if settings.reasons is not None and settings.reasons not in REASON_MODES:
+        raise PollInvalid("invalid_settings", field="reasons", value=settings.reasons)
     max_choices = len(cleaned)
     if poll_kind is PollKind.MULTIPLE:
         low, high = settings.min_choices, settings.max_choices
@@ -513,7 +533,12 @@ def _check_consent(poll: _Poll, ballot: object) -> ConsentBallot:
     reason = (reason or "").strip() or None
     if reason is not None and len(reason) > MAX_CONSENT_REASON_CHARS:
         raise BallotInvalid("reason_too_long", maximum=MAX_CONSENT_REASON_CHARS)
-    if poll.settings.require_reason and position in REASON_POSITIONS and reason is None:
+    mode = poll.settings.reason_mode
+    if mode == "off" and reason is not None:
+        raise BallotInvalid("reason_not_allowed")
+    if reason is None and (
+        mode == "required" or (mode == "dissent" and position in REASON_POSITIONS)
+    ):
         raise BallotInvalid("reason_required", position=position)
     return ConsentBallot(position, reason)
 
@@ -818,8 +843,7 @@ def _tally_consent(poll: _Poll, checked: Sequence[Any], electorate: int | None) 
             "de « contre »."
         )
     rule = RULES_FR[PollKind.CONSENT]
-    if poll.settings.require_reason:
-        rule += " Un « contre » ou une objection doit être motivé."
+    rule += REASON_RULES_FR[poll.settings.reason_mode]
     return ConsentResult(
         kind=PollKind.CONSENT,
         ballots=len(checked),

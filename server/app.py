@@ -27,6 +27,7 @@ from server.hub import Hub
 from server.mailer import create_mailer
 from server.oidc import create_oidc_client
 from server.ratelimit import RateLimiter
+from server.reminders import mail_reminders
 from server.state import AppState
 from server.templates import STATIC_DIR
 from server.views import account, admin, api, drafts, moderation, notifications, oidc, pages, polls
@@ -97,6 +98,13 @@ def routes() -> list[Route | Mount | WebSocketRoute]:
         Route("/deconnexion", pages.logout, methods=["POST"], name="logout"),
         Route("/salons/{room_id:int}", pages.room_page, name="room"),
         Route("/salons/{room_id:int}/moderation", moderation.moderation_page),
+        Route("/salons/{room_id:int}/votes", polls.polls_page),
+        Route("/salons/{room_id:int}/votes/{poll_id:int}", polls.result_page),
+        Route(
+            "/salons/{room_id:int}/moderation/membres/{user_id:int}/{act:str}",
+            moderation.lift,
+            methods=["POST"],
+        ),
         Route("/accessibilite", pages.accessibility, name="accessibility"),
         Route("/langue", pages.set_language, methods=["POST"], name="language"),
         Route("/invitation/{token}", account.invitation, methods=["GET", "POST"]),
@@ -149,6 +157,9 @@ def routes() -> list[Route | Mount | WebSocketRoute]:
         Route("/api/rooms/{room_id:int}/state", moderation.room_state_json),
         Route("/api/rooms/{room_id:int}/moderation", moderation.moderation_json),
         Route("/api/unread", api.unread),
+        Route("/api/rooms/{room_id:int}/polls", polls.polls_json),
+        Route("/api/rooms/{room_id:int}/polls/{poll_id:int}/result", polls.result_json),
+        Route("/api/rooms/{room_id:int}/polls/{poll_id:int}/result.md", polls.result_md),
         Route("/api/rooms/{room_id:int}/polls/{poll_id:int}/result.csv", polls.result_csv),
         Route("/api/messages/{message_id:int}/history", api.message_history),
         Route("/healthz", healthz),
@@ -170,7 +181,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         broker = create_broker(settings.redis_url, settings.broker_prefix)
         await broker.connect()
         db = Database(make_engine(settings.database_url), broker)
-        hub = Hub(db, broker, replay_limit=settings.replay_limit, poll_secs=settings.hub_poll_secs)
+        mailer = create_mailer(settings.smtp_url, settings.mail_from, settings.mail_outbox_dir)
+        hub = Hub(
+            db,
+            broker,
+            replay_limit=settings.replay_limit,
+            poll_secs=settings.hub_poll_secs,
+            on_reminders=mail_reminders(db, mailer, settings.site_url),
+        )
         await hub.start()
         drafts = DraftHub(db, broker, poll_secs=settings.hub_poll_secs)
         hub.control_listeners.append(drafts.on_control)
@@ -181,7 +199,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             broker=broker,
             hub=hub,
             rate_limiter=RateLimiter(settings.rate_limit_messages, settings.rate_limit_window_secs),
-            mailer=create_mailer(settings.smtp_url, settings.mail_from, settings.mail_outbox_dir),
+            mailer=mailer,
             oidc=oidc_client,
             drafts=drafts,
         )

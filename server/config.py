@@ -76,6 +76,12 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     @property
+    def site_url(self) -> str:
+        """Links in mail sent without a request (reminders): ``PUBLIC_URL``, else where
+        this process listens."""
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer and self.oidc_client_id)
 

@@ -15,7 +15,8 @@ from auth.actions import do_create_user
 from auth.models import User
 from auth.roles import Role
 from documents.actions import do_create_draft, do_name_version, template_from_questions
-from rooms.access import access_room
+from rooms.access import RoomAccess, access_room
+from rooms.actions import polls
 from rooms.actions.messages import check_post
 from rooms.actions.structure import (
     do_create_chantier,
@@ -23,7 +24,7 @@ from rooms.actions.structure import (
     do_create_saisine,
     do_grant_role,
 )
-from rooms.models import Room, Saisine
+from rooms.models import Group, Room, Saisine
 
 DEMO_PASSWORD = "atelier-demo"  # noqa: S105 - documented demo credential
 DEMO_DOMAIN = "demo.atelier.test"
@@ -280,6 +281,7 @@ async def load_demo(session: AsyncSession) -> dict[str, str]:
         access = await access_room(session, users[author].id, room.id)
         await check_post(session, access, topic=topic, source=body, client_id=str(uuid.uuid4()))
     await _demo_draft(session, users, spaces)
+    await _demo_polls(session, users)
     return {
         _email("Marie Dupont"): "rapporteure, groupe 3",
         _email("Sophie Vidal"): "copilote, groupe 1",
@@ -314,4 +316,62 @@ async def _demo_draft(
     )
     await do_name_version(
         session, draft, label="Plan de travail", author_id=users["Marie Dupont"].id
+    )
+
+
+async def _demo_polls(session: AsyncSession, users: dict[str, User]) -> None:
+    """Group 1's room: a closed consent poll with its result, and an open date poll."""
+    room = await session.scalar(
+        select(Room)
+        .join(Group, Group.id == Room.group_id)
+        .where(Group.number == 1, Room.chantier_id.is_(None))
+    )
+    assert room is not None  # noqa: S101 - demo data is static
+
+    async def access(name: str) -> RoomAccess:
+        return await access_room(session, users[name].id, room.id)
+
+    method, _ = await polls.check_create(
+        session,
+        await access("Marc Roux"),
+        topic="Méthode de travail",
+        kind="consent",
+        question="Adopter notre méthode : deux réunions par mois et un compte rendu partagé ?",
+        options=[],
+        settings={"reasons": "dissent"},
+        secret=False,
+        visibility="live",
+    )
+    for name, position in (
+        ("Marc Roux", "pour"),
+        ("Sophie Vidal", "pour"),
+        ("Olivier Gay", "abstention"),
+    ):
+        await polls.check_vote(
+            session, await access(name), poll_id=method, ballot={"position": position}
+        )
+    await polls.check_close(
+        session,
+        await access("Marc Roux"),
+        poll_id=method,
+        outcome="Méthode adoptée : la première réunion se tient la semaine prochaine.",
+    )
+    meeting, _ = await polls.check_create(
+        session,
+        await access("Sophie Vidal"),
+        topic="Calendrier",
+        kind="date",
+        question="Quand tenir la prochaine réunion du groupe en visio ?",
+        options=["Mardi, 14 h", "Jeudi, 10 h", "Vendredi, 17 h"],
+        settings={},
+        secret=False,
+        visibility="live",
+        closes_in_minutes=7 * 24 * 60,
+        remind_minutes=24 * 60,
+    )
+    await polls.check_vote(
+        session,
+        await access("Marc Roux"),
+        poll_id=meeting,
+        ballot={"Mardi, 14 h": "oui", "Jeudi, 10 h": "si besoin", "Vendredi, 17 h": "non"},
     )

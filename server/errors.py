@@ -56,6 +56,12 @@ HTTP_STATUS: dict[str, int] = {
     "already_voted": 409,
     "ballot_invalid": 422,
     "poll_invalid": 422,
+    "poll_not_open": 409,
+    "proxy_invalid": 422,
+    "proxy_not_found": 404,
+    "proxy_used": 409,
+    "proxy_given": 409,
+    "no_proxy": 403,
 }
 
 # WebSocket close codes (4000–4999 are the application's).
@@ -95,12 +101,16 @@ def describe(exc: Exception, locale: str = "fr") -> tuple[str, str, dict[str, An
         code, data = exc.code, dict(exc.data)
     else:
         code, data = "internal_error", {}
-    # A ``reason`` may have its own sentence (``error.<code>.<reason>``), used in the
-    # code's sentence as ``{reason_text}``.
-    reason_key = f"error.{code}.{data.get('reason')}"
-    reason_text = translate(locale, reason_key, **data) if "reason" in data else ""
-    if reason_text == reason_key:
-        reason_text = str(data.get("reason", ""))
+    # A ``reason`` may have its own sentence (``error.<code>.<reason>``): used in the
+    # code's sentence as ``{reason_text}``, or in its place when that sentence has none.
+    reason_text = ""
+    if "reason" in data:
+        reason_key = f"error.{code}.{data['reason']}"
+        reason_text = translate(locale, reason_key, **data)
+        if reason_text == reason_key:
+            reason_text = str(data["reason"])
+        elif "{reason_text}" not in translate(locale, f"error.{code}"):
+            return code, reason_text, data
     return code, translate(locale, f"error.{code}", reason_text=reason_text, **data), data
 
 

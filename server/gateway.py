@@ -27,7 +27,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from auth.roles import Permission
 from rooms.access import access_room
 from rooms.actions import messages as message_actions
-from rooms.actions import moderation, polls
+from rooms.actions import moderation, polls, proxies
 from rooms.actions.reactions import check_react
 from rooms.actions.reading import check_mark_read
 from rooms.actions.topics import check_move_messages, check_rename_topic
@@ -85,6 +85,9 @@ WRITE_FRAMES = frozenset(
         "poll.create",
         "poll.vote",
         "poll.close",
+        "poll.extend",
+        "proxy.give",
+        "proxy.revoke",
     }
 )
 
@@ -140,6 +143,9 @@ class Session:
             "poll.create": self.on_poll_create,
             "poll.vote": self.on_poll_vote,
             "poll.close": self.on_poll_close,
+            "poll.extend": self.on_poll_extend,
+            "proxy.give": self.on_proxy_give,
+            "proxy.revoke": self.on_proxy_revoke,
         }
 
     @property
@@ -487,6 +493,8 @@ class Session:
                 visibility=command["visibility"] or "live",
                 quorum=command["quorum"],
                 closes_in_minutes=command["closes_in_minutes"],
+                opens_in_minutes=command["opens_in_minutes"],
+                remind_minutes=command["remind_minutes"],
             )
         self.ack(command, room_id=command["room_id"], poll_id=poll_id, seq=seq)
 
@@ -499,6 +507,7 @@ class Session:
                 poll_id=command["poll_id"],
                 ballot=command["ballot"],
                 receipt=command["receipt"],
+                for_user_id=command["for_user_id"],
             )
         fields: dict[str, Any] = {"replaced": voted.replaced}
         if voted.receipt is not None:
@@ -516,6 +525,35 @@ class Session:
                 session, access, poll_id=command["poll_id"], outcome=command["outcome"]
             )
         self.ack(command, room_id=command["room_id"], poll_id=command["poll_id"], seq=seq)
+
+    async def on_poll_extend(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            seq = await polls.check_extend(
+                session,
+                access,
+                poll_id=command["poll_id"],
+                closes_in_minutes=command["closes_in_minutes"],
+            )
+        self.ack(command, room_id=command["room_id"], poll_id=command["poll_id"], seq=seq)
+
+    async def on_proxy_give(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            proxy_id, seq = await proxies.check_give(
+                session,
+                access,
+                holder_id=command["holder_id"],
+                poll_id=command["poll_id"],
+                until=command["until"],
+            )
+        self.ack(command, room_id=command["room_id"], proxy_id=proxy_id, seq=seq)
+
+    async def on_proxy_revoke(self, command: Command) -> None:
+        async with self.state.db.transaction() as session:
+            access = await access_room(session, self.user_id, command["room_id"])
+            seq = await proxies.check_revoke(session, access, proxy_id=command["proxy_id"])
+        self.ack(command, room_id=command["room_id"], proxy_id=command["proxy_id"], seq=seq)
 
 
 async def chat_endpoint(websocket: WebSocket) -> None:

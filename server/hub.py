@@ -67,17 +67,21 @@ class Hub:
         *,
         replay_limit: int = 50_000,
         poll_secs: float = 5.0,
+        on_reminders: Callable[[list[polls.Reminder]], Awaitable[None]] | None = None,
     ) -> None:
         self.db = db
         self.broker = broker
         self.replay_limit = replay_limit
         self.poll_secs = poll_secs
+        # Mail for the poll reminders (server/reminders.py), sent after they commit.
+        self.on_reminders = on_reminders
         self.instance = uuid.uuid4().hex[:12]
         self.feeds: dict[int, Feed] = {}
         self.users: dict[int, set[Connection]] = {}
         self._local_presence: dict[int, Counter[tuple[int, str]]] = {}
         self._presence: dict[int, dict[str, tuple[dict[str, str], float]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._mail_tasks: set[asyncio.Task[None]] = set()
         # Other parts of the process told about a member's sessions or roles changing
         # (the drafts' sockets): ``listener(user_id, message)``.
         self.control_listeners: list[Callable[[int, dict[str, Any]], Awaitable[None]]] = []
@@ -330,14 +334,21 @@ class Hub:
             if conn.session_id not in live:
                 conn.ended.set()
 
-    async def close_due_polls(self) -> None:
-        """Close polls past their deadline: one indexed read when none is due; the
-        closing itself re-checks under the room lock, so two instances close once."""
+    async def run_due_polls(self) -> None:
+        """Open scheduled polls, send reminders, close polls past their deadline: one
+        indexed read when nothing is due; each act re-checks under the room lock, so two
+        instances act once."""
         async with self.db.read() as session:
             if not await polls.any_due(session):
                 return
+        reminders: list[polls.Reminder] = []
         async with self.db.transaction() as session:
-            await polls.close_due_polls(session)
+            await polls.run_due_polls(session, reminders=reminders)
+        if reminders and self.on_reminders is not None:
+            # Mail is slow and may fail: it must not hold up the tick, nor undo anything.
+            task = asyncio.create_task(self.on_reminders(reminders))
+            self._mail_tasks.add(task)
+            task.add_done_callback(self._mail_tasks.discard)
 
     async def _tick(self) -> None:
         last_heartbeat = time.monotonic()
@@ -346,7 +357,7 @@ class Hub:
             try:
                 await self.resync()
                 await self.check_sessions()
-                await self.close_due_polls()
+                await self.run_due_polls()
                 now = time.monotonic()
                 if now - last_heartbeat >= PRESENCE_HEARTBEAT_SECS:
                     last_heartbeat = now

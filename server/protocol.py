@@ -168,6 +168,8 @@ FRAMES: dict[str, dict[str, Field]] = {
         "visibility": Field(str, required=False, max_len=20),
         "quorum": Field((float, int), required=False),
         "closes_in_minutes": Field(int, required=False),
+        "opens_in_minutes": Field(int, required=False),
+        "remind_minutes": Field(int, required=False),
     },
     "poll.vote": {
         "id": _ID,
@@ -175,7 +177,23 @@ FRAMES: dict[str, dict[str, Field]] = {
         "poll_id": Field(int),
         "ballot": Field((str, list, dict)),
         "receipt": Field(str, required=False, max_len=100),
+        "for_user_id": Field(int, required=False),
     },
+    "poll.extend": {
+        "id": _ID,
+        "room_id": _ROOM,
+        "poll_id": Field(int),
+        "closes_in_minutes": Field(int),
+    },
+    # Procurations (``rooms/actions/proxies.py``).
+    "proxy.give": {
+        "id": _ID,
+        "room_id": _ROOM,
+        "holder_id": _USER,
+        "poll_id": Field(int, required=False),
+        "until": Field(str, required=False, max_len=10),
+    },
+    "proxy.revoke": {"id": _ID, "room_id": _ROOM, "proxy_id": Field(int)},
     "poll.close": {
         "id": _ID,
         "room_id": _ROOM,

@@ -16,27 +16,37 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.base import utcnow
-from auth.models import User
-from auth.roles import Permission, Role, Scope, allows, scope_of
+from auth.roles import Permission
+from documents.comments import notify
 from rooms import events, voting
-from rooms.access import RoomAccess, _current, access_room, room_spaces
+from rooms.access import RoomAccess, access_room, voting_member_ids
+from rooms.actions import proxies
 from rooms.actions.messages import check_post
 from rooms.errors import (
     AlreadyVoted,
     BallotRejected,
+    NoProxy,
     NotAllowed,
     NotEligible,
     PollClosed,
     PollNotFound,
+    PollNotOpen,
     PollOpen,
     PollRejected,
+    ProxyGiven,
     RoomsError,
 )
-from rooms.models import Membership, Poll, PollBallot, PollParticipation, Room, RoomExclusion
+from rooms.models import (
+    Poll,
+    PollBallot,
+    PollParticipation,
+    Room,
+)
+from rooms.moderation import aware
 from rooms.shapes import iso
 from rooms.validation import clean_topic
 
@@ -45,7 +55,19 @@ MAX_OPTIONS = 50
 MAX_OPTION_CHARS = 200
 MAX_QUESTION_CHARS = 2000
 MAX_CLOSES_IN_MINUTES = 60 * 24 * 90
+MAX_OPENS_IN_MINUTES = 60 * 24 * 90
 DUE_BATCH = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    """A reminder sent in the room: whom the edge should also write to, after commit."""
+
+    poll_id: int
+    room_id: int
+    question: str
+    closes_at: str
+    user_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,27 +93,11 @@ def _hash(receipt: str) -> str:
     return hashlib.sha256(receipt.encode()).hexdigest()
 
 
-async def voting_member_ids(session: AsyncSession, room: Room) -> list[int]:
-    """Everyone whose current roles let them vote in ``room`` (observers never)."""
-    today = dt.date.today()  # noqa: DTZ011 - mandates are calendar dates
-    rows = await session.execute(
-        select(Membership.user_id, Membership.space, Membership.role)
-        .join(User, User.id == Membership.user_id)
-        .where(
-            Membership.space.in_(await room_spaces(session, room)),
-            User.is_active.is_(True),
-            *_current(today),
-        )
-    )
-    held: dict[int, set[tuple[Scope, Role]]] = {}
-    for user_id, space, role in rows:
-        held.setdefault(user_id, set()).add((scope_of(space), Role(role)))
-    excluded = set(
-        await session.scalars(select(RoomExclusion.user_id).where(RoomExclusion.room_id == room.id))
-    )
-    return sorted(
-        uid for uid, pairs in held.items() if allows(pairs, Permission.VOTE) and uid not in excluded
-    )
+def poll_status(poll: Poll) -> str:
+    """``scheduled`` (not yet open), ``open`` or ``closed``."""
+    if poll.closed_at is not None:
+        return "closed"
+    return "open" if poll.opened_at is not None else "scheduled"
 
 
 def poll_shape(poll: Poll, participants: int = 0) -> dict[str, Any]:
@@ -109,6 +115,10 @@ def poll_shape(poll: Poll, participants: int = 0) -> dict[str, Any]:
         "created_at": iso(poll.created_at),
         "closes_at": iso(poll.closes_at),
         "closed_at": iso(poll.closed_at),
+        "opens_at": iso(poll.opens_at),
+        "opened_at": iso(poll.opened_at),
+        "remind_minutes": poll.remind_minutes,
+        "status": poll_status(poll),
         "electorate": len(poll.electorate),
         "participants": participants,
     }
@@ -148,8 +158,11 @@ async def check_create(
     visibility: str,
     quorum: float | None = None,
     closes_in_minutes: int | None = None,
+    opens_in_minutes: int | None = None,
+    remind_minutes: int | None = None,
 ) -> tuple[int, int]:
-    """Open a poll (``poll.create``): ``(poll_id, seq)`` of ``poll.created``."""
+    """Open a poll (``poll.create``), or schedule it (``opens_in_minutes``): ``(poll_id,
+    seq)`` of ``poll.created``. A scheduled poll's electorate is fixed when it opens."""
     if not access.allows(Permission.CREATE_POLL):
         raise NotAllowed(permission=Permission.CREATE_POLL.value)
     topic = clean_topic(topic)
@@ -160,13 +173,26 @@ async def check_create(
             voting.quorum(1, 0, quorum)
         except voting.VotingError as error:
             raise _rejected(error) from None
+    now = utcnow()
+    opens_at = None
+    if opens_in_minutes is not None:
+        if not 1 <= opens_in_minutes <= MAX_OPENS_IN_MINUTES:
+            raise PollRejected(reason="opens_in_minutes", limit=MAX_OPENS_IN_MINUTES)
+        opens_at = now + dt.timedelta(minutes=opens_in_minutes)
     closes_at = None
     if closes_in_minutes is not None:
         if not 1 <= closes_in_minutes <= MAX_CLOSES_IN_MINUTES:
             raise PollRejected(reason="closes_in_minutes", limit=MAX_CLOSES_IN_MINUTES)
-        closes_at = utcnow() + dt.timedelta(minutes=closes_in_minutes)
+        closes_at = now + dt.timedelta(minutes=closes_in_minutes)
+        if opens_at is not None and closes_at <= opens_at:
+            raise PollRejected(reason="closes_before_opening")
+    if remind_minutes is not None:
+        if closes_at is None:
+            raise PollRejected(reason="reminder_without_deadline")
+        if not 1 <= remind_minutes <= MAX_CLOSES_IN_MINUTES:
+            raise PollRejected(reason="remind_minutes", limit=MAX_CLOSES_IN_MINUTES)
     await events.lock_room(session, access.room.id)
-    electorate = await voting_member_ids(session, access.room)
+    electorate = [] if opens_at else await voting_member_ids(session, access.room)
     poll = Poll(
         room_id=access.room.id,
         topic=topic,
@@ -178,9 +204,13 @@ async def check_create(
         visibility=visibility,
         quorum_share=float(quorum) if quorum is not None else None,
         created_by_id=access.user_id,
-        created_at=utcnow(),
+        created_at=now,
         closes_at=closes_at,
         electorate=electorate,
+        opens_at=opens_at,
+        opened_at=None if opens_at else now,
+        remind_minutes=remind_minutes,
+        remind_at=_remind_at(closes_at, remind_minutes, opens_at or now),
     )
     session.add(poll)
     await session.flush()
@@ -190,6 +220,17 @@ async def check_create(
     return poll.id, seq
 
 
+def _remind_at(
+    closes_at: dt.datetime | None, remind_minutes: int | None, after: dt.datetime
+) -> dt.datetime | None:
+    """When the reminder is due; none if that moment is already past (or before the
+    poll opens): a reminder makes sense only with time left to act on it."""
+    if closes_at is None or not remind_minutes:
+        return None
+    at = closes_at - dt.timedelta(minutes=remind_minutes)
+    return at if at > after else None
+
+
 async def _poll_of(session: AsyncSession, room_id: int, poll_id: int) -> Poll:
     poll = await session.get(Poll, poll_id)
     if poll is None or poll.room_id != room_id:
@@ -197,7 +238,7 @@ async def _poll_of(session: AsyncSession, room_id: int, poll_id: int) -> Poll:
     return poll
 
 
-async def _ballots(session: AsyncSession, poll_id: int) -> list[Any]:
+async def ballots_of(session: AsyncSession, poll_id: int) -> list[Any]:
     return list(await session.scalars(select(PollBallot.data).where(PollBallot.poll_id == poll_id)))
 
 
@@ -245,8 +286,10 @@ async def check_vote(
     poll_id: int,
     ballot: Any,
     receipt: str | None = None,
+    for_user_id: int | None = None,
 ) -> Voted:
-    """Cast or change a ballot (``poll.vote``).
+    """Cast or change a ballot (``poll.vote``), one's own or, with ``for_user_id``, the
+    ballot of a member whose procuration one holds.
 
     Open polls replace the voter's ballot. A secret poll replaces it only with the
     receipt the first vote returned; without it a second vote is ``already_voted``.
@@ -257,13 +300,25 @@ async def check_vote(
     poll = await _poll_of(session, access.room.id, poll_id)
     if poll.closed_at is not None:
         raise PollClosed(poll_id=poll_id)
-    if access.user_id not in poll.electorate:
+    if poll.opened_at is None:
+        raise PollNotOpen(poll_id=poll_id, opens_at=iso(poll.opens_at))
+    voter_id = access.user_id if for_user_id is None else for_user_id
+    if voter_id not in poll.electorate:
         raise NotEligible(poll_id=poll_id)
+    proxy = await proxies.proxy_for(session, poll, voter_id)
+    participation = await session.get(PollParticipation, (poll.id, voter_id))
+    if for_user_id is not None:
+        if proxy is None or proxy.holder_id != access.user_id:
+            raise NoProxy(poll_id=poll_id, user_id=for_user_id)
+        if participation is not None and participation.proxy_id is None:
+            # They voted themselves before giving their vote: their ballot stands.
+            raise AlreadyVoted(poll_id=poll_id, user_id=for_user_id)
+    elif proxy is not None and (participation is None or participation.proxy_id is not None):
+        raise ProxyGiven(poll_id=poll_id, proxy_id=proxy.id, holder_id=proxy.holder_id)
     try:
         voting.check_ballot(poll.kind, poll.options, ballot, poll.settings)
     except voting.VotingError as error:
         raise _rejected(error) from None
-    participated = (await session.get(PollParticipation, (poll.id, access.user_id))) is not None
     replaced, new_receipt = False, None
     if poll.secret:
         existing = None
@@ -273,29 +328,33 @@ async def check_vote(
                     PollBallot.poll_id == poll.id, PollBallot.receipt_hash == _hash(receipt)
                 )
             )
-        if existing is not None and participated:
+        if existing is not None and participation is not None:
             existing.data = ballot
             replaced, new_receipt = True, receipt
-        elif participated:
+        elif participation is not None:
             raise AlreadyVoted(poll_id=poll_id)
         else:
             new_receipt = secrets.token_urlsafe(24)
             session.add(PollBallot(poll_id=poll.id, data=ballot, receipt_hash=_hash(new_receipt)))
     else:
         existing = await session.scalar(
-            select(PollBallot).where(
-                PollBallot.poll_id == poll.id, PollBallot.voter_id == access.user_id
-            )
+            select(PollBallot).where(PollBallot.poll_id == poll.id, PollBallot.voter_id == voter_id)
         )
         if existing is not None:
             existing.data = ballot
             replaced = True
         else:
-            session.add(PollBallot(poll_id=poll.id, data=ballot, voter_id=access.user_id))
-    if not participated:
-        session.add(PollParticipation(poll_id=poll.id, user_id=access.user_id))
+            session.add(PollBallot(poll_id=poll.id, data=ballot, voter_id=voter_id))
+    if participation is None:
+        session.add(
+            PollParticipation(
+                poll_id=poll.id,
+                user_id=voter_id,
+                proxy_id=proxy.id if for_user_id is not None and proxy else None,
+            )
+        )
     await session.flush()
-    ballots = await _ballots(session, poll.id)
+    ballots = await ballots_of(session, poll.id)
     counts = option_counts(poll, ballots)
     payload: dict[str, Any] = {"poll_id": poll.id, "participants": len(ballots)}
     if poll.visibility == "live":
@@ -310,14 +369,113 @@ async def check_vote(
     )
 
 
-def result_markdown(poll: Poll, result: voting.PollResult, quorum_text: str | None) -> str:
+async def _by_proxy(session: AsyncSession, poll_id: int) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(PollParticipation)
+        .where(PollParticipation.poll_id == poll_id, PollParticipation.proxy_id.is_not(None))
+    )
+    return int(count or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A closed poll's result with its participation: what the room, the result page
+    and the CSV show, all recounted from the stored ballots."""
+
+    poll: Poll
+    result: voting.PollResult
+    electorate: int
+    participants: int
+    by_proxy: int
+    quorum_text: str | None
+    quorum_reached: bool | None
+
+    @property
+    def participation_fr(self) -> str:
+        text = f"Participation : {self.participants} sur {self.electorate}"
+        if self.by_proxy:
+            text += f" (dont {self.by_proxy} par procuration)"
+        return text + "."
+
+    def rows(self) -> list[list[str]]:
+        """``PollResult.to_rows`` with the participation counting proxies and the quorum:
+        the one table the CSV and the pasted result share."""
+        participation = self.participation_fr.removeprefix("Participation : ").rstrip(".")
+        rows = [
+            ["Participation", participation] if row[:1] == ["Participation"] else row
+            for row in self.result.to_rows()
+        ]
+        if self.quorum_text:
+            rows.append(["Quorum", self.quorum_text.removeprefix("Quorum : ")])
+        return rows
+
+
+async def outcome_of(session: AsyncSession, poll: Poll) -> Outcome:
+    ballots = await ballots_of(session, poll.id)
+    by_proxy = await _by_proxy(session, poll.id)
+    electorate = max(len(poll.electorate), len(ballots))
+    try:
+        result = voting.tally(
+            poll.kind, poll.options, ballots, poll.settings, electorate=electorate or None
+        )
+    except voting.VotingError as error:  # pragma: no cover - ballots were checked on entry
+        raise _rejected(error) from None
+    quorum_text = quorum_reached = None
+    if poll.quorum_share is not None and electorate:
+        q = voting.quorum(electorate, len(ballots), poll.quorum_share, proxies=by_proxy)
+        quorum_text, quorum_reached = q.text_fr, q.reached
+    return Outcome(poll, result, electorate, len(ballots), by_proxy, quorum_text, quorum_reached)
+
+
+def _cell_md(value: Any) -> str:
+    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _groups(rows: list[list[str]]) -> list[list[list[str]]]:
+    groups: list[list[list[str]]] = [[]]
+    for row in rows:
+        if row:
+            groups[-1].append(row)
+        elif groups[-1]:
+            groups.append([])
+    return [g for g in groups if g]
+
+
+def result_markdown(outcome: Outcome, *, link: str | None = None) -> str:
+    """The result as markdown: the message posted in the room (with ``link`` to the full
+    result) or, without it, the block a rapporteur pastes into a draft (tables)."""
+    poll, result = outcome.poll, outcome.result
     lines = [f"**Résultat du vote : {poll.question}**", "", result.summary_fr, ""]
-    lines.append(f"_{result.rule_fr}_")
-    if quorum_text:
-        lines += ["", quorum_text]
+    if link is not None:
+        lines.append(f"_{result.rule_fr}_")
+        lines += ["", outcome.participation_fr]
+        if outcome.quorum_text:
+            lines += ["", outcome.quorum_text]
+        if poll.outcome:
+            lines += ["", f"Suite donnée : {poll.outcome}"]
+        lines += ["", f"[Résultat détaillé]({link})"]
+        return "\n".join(lines)
+    groups = _groups(outcome.rows())
+    for table in groups[:-1]:
+        width = max(len(row) for row in table)
+        padded = [row + [""] * (width - len(row)) for row in table]
+        lines.append("| " + " | ".join(_cell_md(c) for c in padded[0]) + " |")
+        lines.append("|" + " --- |" * width)
+        lines += ["| " + " | ".join(_cell_md(c) for c in row) + " |" for row in padded[1:]]
+        lines.append("")
+    for key, *rest in groups[-1] if groups else []:
+        lines.append(f"- **{key}** : {' '.join(str(c) for c in rest)}")
+    if poll.closed_at is not None:
+        lines.append(f"- **Clôture** : {_when_fr(poll.closed_at)}")
     if poll.outcome:
-        lines += ["", f"Suite donnée : {poll.outcome}"]
-    return "\n".join(lines)
+        lines.append(f"- **Suite donnée** : {poll.outcome}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _when_fr(moment: dt.datetime) -> str:
+    local = aware(moment).astimezone(proxies.ASSEMBLY_TZ)
+    return f"{local:%d/%m/%Y} à {local.hour} h {local:%M}"
 
 
 async def _close(
@@ -326,31 +484,22 @@ async def _close(
     poll.closed_at = utcnow()
     if outcome:
         poll.outcome = outcome.strip()
-    ballots = await _ballots(session, poll.id)
-    electorate = max(len(poll.electorate), len(ballots)) or None
-    try:
-        result = voting.tally(
-            poll.kind, poll.options, ballots, poll.settings, electorate=electorate
-        )
-    except voting.VotingError as error:  # pragma: no cover - ballots were checked on entry
-        raise _rejected(error) from None
-    quorum_text = None
-    quorum_reached = None
-    if poll.quorum_share is not None and electorate:
-        q = voting.quorum(electorate, len(ballots), poll.quorum_share)
-        quorum_text, quorum_reached = q.text_fr, q.reached
+    poll.remind_at = None
+    counted = await outcome_of(session, poll)
     seq, _ = await events.record(
         session,
         poll.room_id,
         events.POLL_CLOSED,
         {
-            "poll": poll_shape(poll, participants=len(ballots)),
+            "poll": poll_shape(poll, participants=counted.participants),
             "result": {
-                "summary_fr": result.summary_fr,
-                "rule_fr": result.rule_fr,
-                "rows": result.to_rows(),
-                "quorum": quorum_text,
-                "quorum_reached": quorum_reached,
+                "summary_fr": counted.result.summary_fr,
+                "rule_fr": counted.result.rule_fr,
+                "rows": counted.result.to_rows(),
+                "participation": counted.participation_fr,
+                "by_proxy": counted.by_proxy,
+                "quorum": counted.quorum_text,
+                "quorum_reached": counted.quorum_reached,
             },
             "outcome": poll.outcome,
         },
@@ -368,13 +517,17 @@ async def _close(
                 session,
                 author,
                 topic=poll.topic,
-                source=result_markdown(poll, result, quorum_text),
+                source=result_markdown(counted, link=result_page(poll)),
                 client_id=f"poll-{poll.id}-result",
             )
         except RoomsError:
             if closer is not None:
                 raise
     return seq
+
+
+def result_page(poll: Poll) -> str:
+    return f"/salons/{poll.room_id}/votes/{poll.id}"
 
 
 async def check_close(
@@ -390,8 +543,46 @@ async def check_close(
     return await _close(session, poll, access, outcome)
 
 
+async def check_extend(
+    session: AsyncSession, access: RoomAccess, *, poll_id: int, closes_in_minutes: int
+) -> int:
+    """Move a poll's deadline later (``poll.extend``): ``seq`` of ``poll.extended``. The
+    reminder, if the poll has one, is due again before the new deadline."""
+    if not access.allows(Permission.CREATE_POLL):
+        raise NotAllowed(permission=Permission.CREATE_POLL.value)
+    if not 1 <= closes_in_minutes <= MAX_CLOSES_IN_MINUTES:
+        raise PollRejected(reason="closes_in_minutes", limit=MAX_CLOSES_IN_MINUTES)
+    await events.lock_room(session, access.room.id)
+    poll = await _poll_of(session, access.room.id, poll_id)
+    if poll.closed_at is not None:
+        raise PollClosed(poll_id=poll_id)
+    now = utcnow()
+    closes_at = now + dt.timedelta(minutes=closes_in_minutes)
+    if poll.closes_at is not None and closes_at <= aware(poll.closes_at):
+        raise PollRejected(reason="not_later", closes_at=iso(poll.closes_at))
+    if poll.opens_at is not None and closes_at <= aware(poll.opens_at):
+        raise PollRejected(reason="closes_before_opening")
+    poll.closes_at = closes_at
+    poll.remind_at = _remind_at(closes_at, poll.remind_minutes, now)
+    seq, _ = await events.record(
+        session,
+        access.room.id,
+        events.POLL_EXTENDED,
+        {"poll_id": poll.id, "closes_at": iso(closes_at), "by": access.user_id},
+    )
+    return seq
+
+
 def _due(now: dt.datetime) -> Any:
-    return (Poll.closed_at.is_(None), Poll.closes_at.is_not(None), Poll.closes_at <= now)
+    """Open polls with something to do: a deadline passed, an opening or a reminder due."""
+    return (
+        Poll.closed_at.is_(None),
+        or_(
+            Poll.closes_at <= now,
+            and_(Poll.opened_at.is_(None), Poll.opens_at <= now),
+            Poll.remind_at <= now,
+        ),
+    )
 
 
 async def any_due(session: AsyncSession, now: dt.datetime | None = None) -> bool:
@@ -399,26 +590,76 @@ async def any_due(session: AsyncSession, now: dt.datetime | None = None) -> bool
     return found is not None
 
 
-async def close_due_polls(session: AsyncSession, now: dt.datetime | None = None) -> int:
-    """Close the polls whose deadline has passed (the hub calls this each tick): one
-    indexed query when none is due. Returns how many were closed."""
+async def _open(session: AsyncSession, poll: Poll, now: dt.datetime) -> None:
+    room = await session.get_one(Room, poll.room_id)
+    poll.opened_at = now
+    poll.electorate = await voting_member_ids(session, room)
+    await events.record(session, poll.room_id, events.POLL_OPENED, {"poll": poll_shape(poll)})
+
+
+async def _remind(session: AsyncSession, poll: Poll) -> Reminder:
+    """Tell the members who have not voted yet (nor by proxy) that the poll closes soon:
+    a notification each, and ``poll.reminder`` in the room for the open pages."""
+    poll.remind_at = None
+    voted = set(
+        await session.scalars(
+            select(PollParticipation.user_id).where(PollParticipation.poll_id == poll.id)
+        )
+    )
+    missing = [uid for uid in poll.electorate if uid not in voted]
+    when = _when_fr(poll.closes_at) if poll.closes_at else "bientôt"
+    for user_id in missing:
+        notify(
+            session,
+            user_id,
+            "poll.reminder",
+            f"Vote « {poll.question[:300]} » : clôture le {when}. Vous n'avez pas encore voté.",
+            f"/salons/{poll.room_id}#vote-{poll.id}",
+        )
+    await events.record(
+        session,
+        poll.room_id,
+        events.POLL_REMINDER,
+        {"poll_id": poll.id, "closes_at": iso(poll.closes_at), "not_voted": len(missing)},
+    )
+    return Reminder(poll.id, poll.room_id, poll.question, when, tuple(missing))
+
+
+async def run_due_polls(
+    session: AsyncSession,
+    now: dt.datetime | None = None,
+    reminders: list[Reminder] | None = None,
+) -> int:
+    """Open, remind and close the polls whose moment has come (the hub calls this each
+    tick; one indexed query when nothing is due). Each poll is read again under its
+    room's lock, so two instances never do the same thing twice. Returns how many polls
+    were acted on; the reminders sent are appended to ``reminders`` (for the mail the
+    edge sends once this has committed)."""
     now = now or utcnow()
     due = await session.execute(
-        select(Poll.id, Poll.room_id).where(*_due(now)).order_by(Poll.closes_at).limit(DUE_BATCH)
+        select(Poll.id, Poll.room_id).where(*_due(now)).order_by(Poll.id).limit(DUE_BATCH)
     )
-    closed = 0
+    acted = 0
     for poll_id, room_id in due.all():
-        # Under the room lock, the poll is read again: another instance may have closed it.
         await events.lock_room(session, room_id)
         poll = await session.get(Poll, poll_id, populate_existing=True)
         if poll is None or poll.closed_at is not None:
             continue
-        await _close(session, poll, None, None)
-        closed += 1
-    return closed
+        if poll.opened_at is None and poll.opens_at is not None and aware(poll.opens_at) <= now:
+            await _open(session, poll, now)
+        if poll.opened_at is None:
+            continue
+        if poll.closes_at is not None and aware(poll.closes_at) <= now:
+            await _close(session, poll, None, None)
+        elif poll.remind_at is not None and aware(poll.remind_at) <= now:
+            sent = await _remind(session, poll)
+            if reminders is not None:
+                reminders.append(sent)
+        acted += 1
+    return acted
 
 
-async def closed_result(session: AsyncSession, room_id: int, poll_id: int) -> voting.PollResult:
+async def closed_result(session: AsyncSession, room_id: int, poll_id: int) -> Outcome:
     """The result of a closed poll, recounted from its stored ballots (re-verifiable).
 
     Raises:
@@ -428,6 +669,4 @@ async def closed_result(session: AsyncSession, room_id: int, poll_id: int) -> vo
     poll = await _poll_of(session, room_id, poll_id)
     if poll.closed_at is None:
         raise PollOpen(poll_id=poll_id)
-    ballots = await _ballots(session, poll.id)
-    electorate = max(len(poll.electorate), len(ballots)) or None
-    return voting.tally(poll.kind, poll.options, ballots, poll.settings, electorate=electorate)
+    return await outcome_of(session, poll)

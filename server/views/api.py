@@ -14,20 +14,13 @@ from rooms.models import Message, MessageEdit
 from rooms.queries import MAX_PAGE, list_events, list_messages, list_topics, unread_counts
 from rooms.shapes import iso
 from server import errors
-from server.views.common import app_state, current_user, error_response, int_param
-
-
-async def _user_id(request: Request) -> int:
-    user = await current_user(request)
-    if user is None:
-        raise NotAuthenticated()
-    return user.id
+from server.views.common import app_state, error_response, int_param, signed_in_id
 
 
 async def room_messages(request: Request) -> Response:
     """``GET /api/rooms/{id}/messages?before=&after=&topic=&limit=`` — current state."""
     try:
-        user_id = await _user_id(request)
+        user_id = await signed_in_id(request)
         room_id = request.path_params["room_id"]
         limit = int_param(request, "limit", 50) or 50
         async with app_state(request).db.read() as session:
@@ -49,7 +42,7 @@ async def room_messages(request: Request) -> Response:
 async def room_events(request: Request) -> Response:
     """``GET /api/rooms/{id}/events?after=&limit=`` — the log, as the frames sent live."""
     try:
-        user_id = await _user_id(request)
+        user_id = await signed_in_id(request)
         room_id = request.path_params["room_id"]
         after = int_param(request, "after", 0) or 0
         limit = max(1, min(int_param(request, "limit", MAX_PAGE) or MAX_PAGE, 1000))
@@ -65,7 +58,7 @@ async def room_events(request: Request) -> Response:
 
 async def room_topics(request: Request) -> Response:
     try:
-        user_id = await _user_id(request)
+        user_id = await signed_in_id(request)
         room_id = request.path_params["room_id"]
         async with app_state(request).db.read() as session:
             await access_room(session, user_id, room_id)
@@ -78,7 +71,7 @@ async def room_topics(request: Request) -> Response:
 async def unread(request: Request) -> Response:
     """``GET /api/unread`` — unread messages and mentions in every readable room."""
     try:
-        user_id = await _user_id(request)
+        user_id = await signed_in_id(request)
         async with app_state(request).db.read() as session:
             ids = sorted(await readable_room_ids(session, user_id))
             counts = await unread_counts(session, user_id, ids)
@@ -90,7 +83,7 @@ async def unread(request: Request) -> Response:
 async def message_history(request: Request) -> Response:
     """``GET /api/messages/{id}/history`` — former texts of an edited message."""
     try:
-        user_id = await _user_id(request)
+        user_id = await signed_in_id(request)
         message_id = request.path_params["message_id"]
         async with app_state(request).db.read() as session:
             message = await session.get(Message, message_id)

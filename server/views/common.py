@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from auth.errors import NotAuthenticated
 from auth.models import User
 from server import errors
 from server.csrf import check_csrf, csrf_token, set_csrf_cookie
@@ -25,6 +26,14 @@ async def current_user(request: Request) -> User | None:
         request.state.user = await app_state(request).authenticate(request.cookies)
     user: User | None = request.state.user
     return user
+
+
+async def signed_in_id(request: Request) -> int:
+    """The signed-in member's id for a JSON endpoint; ``not_authenticated`` (401) else."""
+    user = await current_user(request)
+    if user is None:
+        raise NotAuthenticated()
+    return user.id
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:

@@ -13,11 +13,11 @@ from auth.actions import check_password_login, do_record_login_failure
 from auth.errors import InvalidCredentials, TooManyAttempts
 from auth.roles import Permission
 from auth.sessions import SESSION_LIFETIME, open_session, revoke_session
-from rooms.access import access_room, check_assembly, readable_room_ids
+from rooms.access import access_room, check_assembly, readable_room_ids, voting_member_ids
 from rooms.errors import RoomsError
 from rooms.limits import DEFAULT_TOPIC, MAX_MESSAGE_SOURCE_BYTES, MAX_TOPIC_CHARS
 from rooms.models import Chantier, Group, Room, Saisine
-from rooms.moderation import FLAG_REASONS, room_state
+from rooms.moderation import FLAG_REASONS, names_of, room_state
 from rooms.queries import list_messages, list_topics, unread_counts
 from server.csrf import CsrfFailed
 from server.i18n import LOCALES, translate
@@ -99,6 +99,8 @@ async def room_page(request: Request) -> Response:
             state = await room_state(session, access)
             group = await session.get(Group, room.group_id) if room.group_id else None
             chantier = await session.get(Chantier, room.chantier_id) if room.chantier_id else None
+            # Who can carry a procuration here (the poll panel's "Donner procuration").
+            voter_names = await names_of(session, set(await voting_member_ids(session, room)))
     except RoomsError:
         return render(request, "not_found.html", status_code=404)
     boot = {
@@ -108,6 +110,8 @@ async def room_page(request: Request) -> Response:
         "can_post": access.allows_post,
         "can_manage_topics": access.allows_manage_topics,
         "can_moderate": access.allows_moderate,
+        # Assembly-wide (comité, administrators): the matrix only grants it there.
+        "can_block": access.allows(Permission.BLOCK_MEMBER),
         "state": state,
         "flag_reasons": list(FLAG_REASONS),
         "last_seq": last_seq,
@@ -115,6 +119,7 @@ async def room_page(request: Request) -> Response:
         "topics": topics,
         "unread": counts,
         "default_topic": DEFAULT_TOPIC,
+        "voters": [{"id": uid, "name": name} for uid, name in sorted(voter_names.items())],
         "limits": {"body_bytes": MAX_MESSAGE_SOURCE_BYTES, "topic_chars": MAX_TOPIC_CHARS},
     }
     return render(

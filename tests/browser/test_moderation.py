@@ -1,5 +1,6 @@
 """Moderation in the room page, live between a copilot and members: hiding with a
-reason, pins, lock, flags reaching the copilot's queue, an announcement acknowledged."""
+reason, pins, lock, flags reaching the copilot's queue, an announcement acknowledged;
+a mute and a block given from a message's menu and lifted from the moderation page."""
 
 from __future__ import annotations
 
@@ -10,13 +11,22 @@ from typing import Any
 
 import pytest
 
-from tests.browser.helpers import MARIE, PAUL, a11y_problems, open_chantier_room, screenshot
+from tests.browser.helpers import (
+    MARIE,
+    PAUL,
+    PHONE,
+    a11y_problems,
+    open_chantier_room,
+    screenshot,
+)
 
 expect = pytest.importorskip("playwright.sync_api").expect
 pytestmark = pytest.mark.browser
 
 OpenPage = Callable[..., Any]
 PIERRE = "pierre.rouquette@demo.atelier.test"  # copilote of group 3 (chantier 3.2's group)
+HELENE = "helene.marty@demo.atelier.test"  # comité d'animation (and a member of group 3)
+ELODIE = "elodie.cazals@demo.atelier.test"  # member of group 3: writes in chantier 3.2's room
 
 
 def confirmed(page: Any, text: str) -> Any:
@@ -117,3 +127,103 @@ def test_copilot_moderates_and_members_see_it(open_page: OpenPage) -> None:
     expect(pierre.locator("table").last).to_contain_text("Hors charte")
     assert not a11y_problems(pierre)
     screenshot(pierre, "room-moderation-log", full_page=True)
+
+
+def open_moderation_page(page: Any) -> None:
+    """From the room, through the moderation tools' link."""
+    tools = page.locator("#mod-tools")
+    if tools.get_attribute("open") is None:
+        tools.locator("summary").click()
+    tools.get_by_role("link", name="Journal de modération").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Modération")
+
+
+def test_copilot_mutes_from_the_menu_and_lifts_it_from_the_moderation_page(
+    open_page: OpenPage,
+) -> None:
+    pierre, elodie = open_page(PIERRE), open_page(ELODIE)
+    for page in (pierre, elodie):
+        open_chantier_room(page)
+    tag = uuid.uuid4().hex[:8]
+    post(elodie, f"Encore et encore {tag}")
+    message = confirmed(pierre, tag)
+    message.get_by_role("button", name="Modérer le message de Élodie Cazals").click()
+    # Blocking across the assembly is for the comité and the administrators.
+    expect(message.get_by_role("button", name="Bloquer dans toute l'assemblée…")).to_have_count(0)
+    pierre.once("dialog", lambda dialog: dialog.accept("Messages répétés"))
+    message.get_by_role("button", name="Sourdine 1 h…").click()
+    expect(elodie.locator("#chat-alert")).to_contain_text("Motif : Messages répétés")
+    expect(elodie.locator("#room-status")).to_contain_text("Vous êtes en sourdine")
+    elodie.get_by_label("Votre message", exact=True).fill(f"je proteste {tag}")
+    elodie.get_by_label("Votre message", exact=True).press("Enter")
+    expect(elodie.locator("#chat-alert")).to_contain_text("sourdine")
+
+    open_moderation_page(pierre)
+    row = pierre.locator("table.restrictions tbody tr", has_text="Élodie Cazals")
+    expect(row).to_contain_text("En sourdine jusqu'au")
+    expect(row).to_contain_text("Messages répétés")
+    expect(row).to_contain_text("Pierre Rouquette")
+    assert not a11y_problems(pierre)
+    screenshot(pierre, "moderation-page-mute", full_page=True)
+    # The same page on a phone: the cells stack and say what they are.
+    phone = open_page(PIERRE, viewport=PHONE, is_mobile=True, has_touch=True)
+    phone.goto(pierre.url)
+    phone_row = phone.locator("table.restrictions tbody tr", has_text="Élodie Cazals")
+    expect(phone_row).to_contain_text("Motif : Messages répétés")
+    lift_on_phone = phone_row.get_by_role(
+        "button", name="Lever la sourdine imposée à Élodie Cazals"
+    )
+    expect(lift_on_phone).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    phone_row.scroll_into_view_if_needed()
+    screenshot(phone, "moderation-page-mute-phone")
+
+    row.get_by_role("button", name="Lever la sourdine imposée à Élodie Cazals").click()
+    expect(pierre.locator(".callout[role='status']")).to_have_text(
+        "Sourdine levée pour Élodie Cazals : ce membre peut de nouveau écrire dans ce salon."
+    )
+    expect(row).to_have_count(0)
+    expect(pierre.locator("table").last).to_contain_text("Sourdine levée")
+    screenshot(pierre, "moderation-page-lifted")
+    # Élodie is told at once, and her composer works again.
+    expect(elodie.locator("#room-status")).to_have_text("")
+    post(elodie, f"Merci, je serai brève {tag}")
+
+
+def test_comite_blocks_from_the_menu_and_unblocks_from_the_moderation_page(
+    open_page: OpenPage,
+) -> None:
+    helene, elodie = open_page(HELENE), open_page(ELODIE)
+    for page in (helene, elodie):
+        open_chantier_room(page)
+    tag = uuid.uuid4().hex[:8]
+    post(elodie, f"Propos déplacés {tag}")
+    message = confirmed(helene, tag)
+    message.get_by_role("button", name="Modérer le message de Élodie Cazals").click()
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept("Propos haineux")
+
+    message.locator(".msg-modmenu").scroll_into_view_if_needed()
+    assert not a11y_problems(helene)
+    screenshot(helene, "room-menu-block")
+    helene.once("dialog", answer)
+    message.get_by_role("button", name="Bloquer dans toute l'assemblée…").click()
+    expect(elodie.locator("#chat-alert")).to_contain_text("Motif : Propos haineux")
+    expect(elodie.locator("#room-status")).to_contain_text("Votre compte est bloqué")
+    assert "Élodie Cazals" in asked[0]
+
+    open_moderation_page(helene)
+    row = helene.locator("table.restrictions tbody tr", has_text="Élodie Cazals")
+    expect(row).to_contain_text("Bloqué·e dans toute l'assemblée")
+    assert not a11y_problems(helene)
+    screenshot(helene, "moderation-page-block", full_page=True)
+    row.get_by_role("button", name="Débloquer Élodie Cazals dans toute l'assemblée").click()
+    expect(helene.locator(".callout[role='status']")).to_contain_text(
+        "Blocage levé pour Élodie Cazals"
+    )
+    expect(row).to_have_count(0)
+    expect(elodie.locator("#room-status")).to_have_text("")
+    post(elodie, f"Je reprends calmement {tag}")

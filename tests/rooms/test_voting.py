@@ -21,6 +21,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from rooms import voting
 from rooms.voting import (
     BALLOT_REASONS,
     DATE_ANSWERS,
@@ -891,3 +892,33 @@ def test_docs_quote_every_rule_and_reason() -> None:
         assert _flat(rule) in flat, f"docs/voting.md does not quote the rule of {kind}"
     for reason in sorted(BALLOT_REASONS | POLL_REASONS):
         assert f"`{reason}`" in docs, f"docs/voting.md does not document {reason}"
+
+
+@pytest.mark.parametrize(
+    ("mode", "ballot", "error"),
+    [
+        ("off", {"position": "pour", "reason": "parce que"}, "reason_not_allowed"),
+        ("off", {"position": "contre"}, None),
+        ("optional", {"position": "objection"}, None),
+        ("required", {"position": "pour"}, "reason_required"),
+        ("required", {"position": "pour", "reason": "bon projet"}, None),
+        ("dissent", {"position": "pour"}, None),
+        ("dissent", {"position": "contre"}, "reason_required"),
+    ],
+)
+def test_consent_reason_modes(mode: str, ballot: dict[str, str], error: str | None) -> None:
+    settings = {"reasons": mode}
+    if error is None:
+        voting.check_ballot("consent", [], ballot, settings)
+    else:
+        with pytest.raises(voting.BallotInvalid) as caught:
+            voting.check_ballot("consent", [], ballot, settings)
+        assert caught.value.reason == error
+    rule = voting.tally("consent", [], [], settings).rule_fr
+    assert rule.endswith(voting.REASON_RULES_FR[mode] or voting.RULES_FR[voting.PollKind.CONSENT])
+
+
+def test_unknown_reason_mode_is_refused() -> None:
+    with pytest.raises(voting.PollInvalid) as caught:
+        voting.tally("consent", [], [], {"reasons": "sometimes"})
+    assert caught.value.reason == "invalid_settings"

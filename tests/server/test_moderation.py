@@ -112,6 +112,7 @@ async def test_a_copilot_cannot_act_on_a_moderator(server: LiveServer, world: Wo
             "user_id",
             "moderator",
         )
+        assert error["message"].startswith("Cette personne modère ce salon")
     itself = await copilote.request(
         "member.mute", room_id=room, user_id=world.id("copilote"), seconds=60, reason="x"
     )

@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import inspect, select, update
 
 from rooms import voting
-from rooms.actions.polls import close_due_polls
+from rooms.actions.polls import run_due_polls
 from rooms.models import Message, Poll, PollBallot, PollParticipation
 from tests.conftest import LiveServer, live_server
 from tests.factories import World, build_world
@@ -177,7 +177,8 @@ async def test_secret_ranked_poll_keeps_no_link_between_voter_and_ballot(
         hashlib.sha256(receipts[w].encode()).hexdigest() for w in ballots
     }
     assert sorted(ballot_columns) == ["data", "id", "poll_id", "receipt_hash", "voter_id"]
-    assert sorted(participation_columns) == ["poll_id", "user_id"]
+    # ``proxy_id`` says a proxy holder cast that participation — never which ballot.
+    assert sorted(participation_columns) == ["poll_id", "proxy_id", "user_id"]
     for table in (ballot_columns, participation_columns):
         assert not any(name.endswith(("_at", "_on", "time")) for name in table)
     # The result can be recounted by anyone from the stored ballots.
@@ -228,21 +229,21 @@ async def test_poll_closes_at_its_deadline(server: LiveServer, world: World) -> 
     poll_id = (await open_poll(copilote, room, closes_in_minutes=60))["poll_id"]
     await marie.request("poll.vote", room_id=room, poll_id=poll_id, ballot="Plan C")
     async with server.state.db.transaction() as session:
-        assert await close_due_polls(session) == 0
+        assert await run_due_polls(session) == 0
         await session.execute(
             update(Poll)
             .where(Poll.id == poll_id)
             .values(closes_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
         )
     async with server.state.db.transaction() as session:
-        assert await close_due_polls(session) == 1
+        assert await run_due_polls(session) == 1
     event = await marie.wait_for(lambda f: f.get("type") == "poll.closed")
     assert event["poll"]["id"] == poll_id
     assert "Plan C" in event["result"]["summary_fr"]
     posted = await marie.wait_event(room, event["seq"] + 1)
     assert posted["message"]["author"]["id"] == world.id("copilote")
     async with server.state.db.transaction() as session:
-        assert await close_due_polls(session) == 0
+        assert await run_due_polls(session) == 0
         count = await session.scalar(select(Message.id).where(Message.room_id == room))
         assert count is not None
     await copilote.close()

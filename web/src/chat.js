@@ -11,6 +11,7 @@ import { t, tn } from "./i18n.js";
 import { renderDivider, renderMessage } from "./messages.js";
 import { Composer } from "./composer.js";
 import { RoomModeration } from "./moderation.js";
+import { POLL_EVENTS, RoomPolls } from "./polls.js";
 import { Side } from "./side.js";
 import { ChatSocket } from "./socket.js";
 import { PAGE_SIZE, RoomStore } from "./store.js";
@@ -35,6 +36,8 @@ const ROOM_EVENTS = new Set([
   "member.muted",
   "member.unmuted",
   "member.removed",
+  // Polls and procurations (polls.js): in the same log, so lastSeq stays gap-free.
+  ...POLL_EVENTS,
 ]);
 // Moderation frames on the member's own channel (moderation.js).
 const MODERATION_FRAMES = new Set(["flag.raised", "flag.resolved", "announcement.acknowledged", "moderation.notice"]);
@@ -68,6 +71,8 @@ class ChatPage {
     this.syncing = false;
     this.queued = [];
     this.readSent = new Map(); // "" (room) or topic -> seq
+    this.quiet = new Set(); // request ids whose errors the poll cards show themselves
+    this.hellos = 0;
     this.scroller = byId("scroller");
     this.log = byId("messages");
     this.pendingList = byId("pending-list");
@@ -102,11 +107,20 @@ class ChatPage {
       status: (text) => this.side.status(text),
       onJump: (id) => this.jumpTo(id),
     });
+    this.polls = new RoomPolls({
+      roomId: this.roomId,
+      me: this.me,
+      voters: this.boot.voters,
+      request: (frame) => this.requestQuiet(frame),
+      topic: () => this.filter ?? this.boot.default_topic,
+      announce: (text) => this.side.status(text),
+    });
     this.bind();
     this.renderSide();
     this.renderAll();
     this.scrollToStart();
     this.moderation.start();
+    this.polls.start();
     this.socket = new ChatSocket({
       url: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`,
       subscriptions: () => [{ room_id: this.roomId, after_seq: this.store.lastSeq }],
@@ -144,6 +158,7 @@ class ChatPage {
       paletteOpen: this.paletteOpen === message.id,
       editing: this.editing === message.id,
       canModerate: this.canModerate,
+      canBlock: Boolean(this.boot.can_block),
       canFlag: Boolean(this.store.state.me?.can_flag),
       flagReasons: this.boot.flag_reasons || [],
       pinned: message.id !== null && this.store.isPinned(message.id),
@@ -159,10 +174,13 @@ class ChatPage {
     switch (frame.type) {
       case "hello":
         this.names.set(frame.user.id, frame.user.name);
+        this.hellos += 1;
+        if (this.hellos > 1) this.polls.reload(); // back after a disconnection
         break;
       case "reset":
         this.reload();
         this.moderation.reload();
+        this.polls.reload();
         break;
       case "live":
         this.scheduleRead();
@@ -194,6 +212,7 @@ class ChatPage {
   }
 
   onAck(frame) {
+    if (frame.id) this.quiet.delete(frame.id);
     const pending = frame.client_id && this.pending.get(frame.client_id);
     if (pending && pending.state !== "sent") {
       pending.state = "sent";
@@ -208,6 +227,7 @@ class ChatPage {
       pending.reason = frame.message;
       this.redrawPending(pending);
     }
+    if (frame.id && this.quiet.delete(frame.id)) return; // shown where it was asked
     // Errors without a request id answer typing/read notifications: nothing to say.
     if (frame.id) this.alert(frame.message || t("js.error.generic"));
   }
@@ -317,6 +337,7 @@ class ChatPage {
 
   apply(event) {
     const change = this.store.apply(event);
+    if (POLL_EVENTS.has(event.type)) this.polls.onEvent(event);
     if (change.kind === "added") this.added(change.message);
     else if (change.kind === "updated") {
       for (const id of change.ids) this.redraw(id);
@@ -588,6 +609,11 @@ class ChatPage {
     });
   }
 
+  /** A request whose refusal the caller shows itself (the poll cards), not in the alert. */
+  requestQuiet(frame) {
+    return this.socket.request(frame, (id) => this.quiet.add(id));
+  }
+
   send({ topic, body, reply }) {
     const clientId = uuid();
     const frame = { room_id: this.roomId, topic, body, client_id: clientId };
@@ -729,6 +755,9 @@ class ChatPage {
     } else if (action === "mod-remove") {
       const reason = ask("js.mod.remove_prompt");
       if (reason) frame = { ...base, type: "member.remove", user_id: message.author.id, reason };
+    } else if (action === "mod-block") {
+      const reason = ask("js.mod.block_prompt");
+      if (reason) frame = { type: "member.block", user_id: message.author.id, reason };
     }
     if (!frame) return;
     this.request(frame).then(

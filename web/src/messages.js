@@ -16,7 +16,8 @@ export function quote(text) {
  * @param {object} message a message shape (rooms/shapes.py) or a pending one
  *   ({pending: true, client_id, state, reason, ...}).
  * @param {object} view {me, canPost, showTopic, nameOf(id), paletteOpen, editing,
- *   canModerate, canFlag, pinned, moderating (menu open), flagging (form open), flagReasons}
+ *   canModerate, canBlock (assembly-wide), canFlag, pinned, moderating (menu open),
+ *   flagging (form open), flagReasons}
  */
 export function renderMessage(message, view) {
   const mine = message.author.id === view.me.id;
@@ -269,6 +270,7 @@ function renderModMenu(message, view, mine) {
   menu.append(view.pinned ? item("mod-unpin", t("js.mod.unpin")) : item("mod-pin", t("js.mod.pin")));
   if (!mine && message.author.id) {
     menu.append(item("mod-mute", t("js.mod.mute")), item("mod-remove", t("js.mod.remove")));
+    if (view.canBlock) menu.append(item("mod-block", t("js.mod.block")));
   }
   return menu;
 }

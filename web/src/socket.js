@@ -173,8 +173,10 @@ export class ChatSocket {
   }
 
   /** A frame answered by `ack` (resolve) or `error` (reject with the error frame). */
-  request(frame) {
+  /** Send `frame` with a fresh request id (`onId(id)` learns it before any answer). */
+  request(frame, onId = null) {
     const id = this.nextId("q");
+    onId?.(id);
     return new Promise((resolve, reject) => {
       if (!this.raw({ ...frame, id })) {
         reject({ code: "offline" });

@@ -89,23 +89,33 @@ async def check_can_write(
     Raises:
         Blocked, RoomLocked, Muted, SlowMode.
     """
-    await check_not_blocked(session, access.user_id)
+    room_id, user_id = access.room.id, access.user_id
+    # One statement for the four facts (this runs on every message sent).
+    blocked, block_reason, locked_at, slow_mode_secs, muted_until = (
+        await session.execute(
+            select(
+                select(MemberBlock.user_id).where(MemberBlock.user_id == user_id).scalar_subquery(),
+                select(MemberBlock.reason).where(MemberBlock.user_id == user_id).scalar_subquery(),
+                Room.locked_at,
+                Room.slow_mode_secs,
+                select(RoomMute.until)
+                .where(RoomMute.room_id == room_id, RoomMute.user_id == user_id)
+                .scalar_subquery(),
+            ).where(Room.id == room_id)
+        )
+    ).one()
+    if blocked is not None:
+        raise Blocked(reason=block_reason)
     if access.allows_moderate:
         return
-    room_id = access.room.id
-    row = (
-        await session.execute(select(Room.locked_at, Room.slow_mode_secs).where(Room.id == room_id))
-    ).one()
-    locked_at, slow_mode_secs = row
     if locked_at is not None:
         raise RoomLocked(room_id=room_id)
     now = utcnow()
-    mute = await active_mute(session, room_id, access.user_id)
-    if mute is not None:
-        left = (aware(mute.until) - now).total_seconds()
+    if muted_until is not None and aware(muted_until) > now:
+        left = (aware(muted_until) - now).total_seconds()
         raise Muted(
             room_id=room_id,
-            until=iso(mute.until),
+            until=iso(muted_until),
             minutes=max(1, math.ceil(left / 60)),
             retry_after=max(1, math.ceil(left)),
         )

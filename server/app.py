@@ -31,6 +31,7 @@ from server.reminders import mail_reminders
 from server.state import AppState
 from server.templates import STATIC_DIR
 from server.views import account, admin, api, drafts, moderation, notifications, oidc, pages, polls
+from server.wire import RAW_SEND
 
 SECURITY_HEADERS = [
     (
@@ -57,6 +58,10 @@ class SecurityMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                # The server's own send, before Starlette wraps it: server/wire.py writes
+                # room events through its transport.
+                scope[RAW_SEND] = send
             await self.app(scope, receive, send)
             return
         request = Request(scope)

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -79,6 +80,20 @@ async def load_demo_if_empty(settings: Settings, *, announce: bool = True) -> bo
     return True
 
 
+def websocket_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's WebSocket options, one place for ``atelier run`` and the tests' servers."""
+    return {
+        # The sans-I/O protocol: server/wire.py writes shared frames through it.
+        "ws": "websockets-sansio",
+        # Compressing each recipient's copy of a short chat frame costs more CPU than it
+        # saves bytes, and it would stop server/wire.py sharing one frame.
+        "ws_per_message_deflate": False,
+        "ws_max_size": 1024 * 1024,
+        "ws_ping_interval": settings.ws_ping_interval_secs,
+        "ws_ping_timeout": settings.ws_ping_timeout_secs,
+    }
+
+
 def write_permissions(target: Path) -> None:
     from auth.roles import render_matrix_markdown
 
@@ -134,12 +149,9 @@ def main(argv: list[str] | None = None) -> int:
             create_app(settings),
             host=host,
             port=port,
-            ws="websockets-sansio",
-            ws_max_size=1024 * 1024,
-            ws_ping_interval=settings.ws_ping_interval_secs,
-            ws_ping_timeout=settings.ws_ping_timeout_secs,
             log_level=settings.log_level,
             proxy_headers=True,
+            **websocket_options(settings),
         )
     return 0
 

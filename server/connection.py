@@ -35,6 +35,7 @@ class Connection:
         limit: int,
         locale: str = "fr",
         session_id: str = "",
+        direct: Callable[[str], bool] | None = None,
     ) -> None:
         self.user_id = user_id
         self.session_id = session_id
@@ -44,6 +45,9 @@ class Connection:
         self.locale = locale
         self.rooms: dict[int, Follow] = {}
         self._send = send
+        # server/wire.py: writes a frame to the socket at once, when nothing is queued.
+        self._direct = direct
+        self._sending = False
         self._on_overflow = on_overflow
         self._limit = limit
         self._queue: collections.deque[str] = collections.deque()
@@ -56,6 +60,8 @@ class Connection:
         """Queue a durable frame; overflowing closes the connection."""
         if self.closed:
             return
+        if not self._queue and not self._sending and self._direct and self._direct(frame):
+            return
         if len(self._queue) >= self._limit:
             self.closed = True
             self._on_overflow()
@@ -65,7 +71,11 @@ class Connection:
 
     def offer_ephemeral(self, frame: str) -> None:
         """Queue a frame that may be dropped (typing, presence) when the queue is half full."""
-        if not self.closed and len(self._queue) < self._limit // 2:
+        if self.closed:
+            return
+        if not self._queue and not self._sending and self._direct and self._direct(frame):
+            return
+        if len(self._queue) < self._limit // 2:
             self._queue.append(frame)
             self._ready.set()
 
@@ -114,7 +124,14 @@ class Connection:
         while not self.closed:
             await self._ready.wait()
             while queue:
-                await self._send(queue.popleft())
+                frame = queue.popleft()
+                if not (self._direct and self._direct(frame)):
+                    # Flow control (or no direct path): the server's send waits for room.
+                    self._sending = True
+                    try:
+                        await self._send(frame)
+                    finally:
+                        self._sending = False
                 if len(queue) <= self._limit // 4:
                     self._drained.set()
             self._ready.clear()

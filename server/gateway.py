@@ -51,6 +51,7 @@ from server.protocol import (
     parse_frame,
 )
 from server.state import AppState
+from server.wire import RAW_SEND, direct_writer
 
 log = logging.getLogger(__name__)
 
@@ -582,6 +583,7 @@ async def chat_endpoint(websocket: WebSocket) -> None:
         limit=state.settings.send_queue_limit,
         locale=user.locale,
         session_id=session_id,
+        direct=direct_writer(websocket.scope.get(RAW_SEND)),
     )
     state.hub.register(conn)
     conn.offer(

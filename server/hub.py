@@ -45,6 +45,7 @@ from server.broker import RESYNC, Broker
 from server.connection import Connection, Follow
 from server.database import Database
 from server.protocol import LIVE, PRESENCE, REMOVED, RESET, UNREAD, encode
+from server.wire import Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +213,7 @@ class Hub:
         if feed is None or seq <= feed.position:
             return
         feed.position = seq
+        frame = Outgoing(frame)  # framed once for all its recipients (server/wire.py)
         for conn in tuple(feed.followers):
             if not conn.deliver(room_id, seq, frame):
                 task = asyncio.create_task(self._resync_connection(conn, room_id))

@@ -18,7 +18,7 @@ import pytest
 import uvicorn
 
 from server.app import create_app
-from server.cli import migrate_async
+from server.cli import migrate_async, websocket_options
 from server.config import load_settings
 from server.state import AppState
 from tests.factories import World, build_world
@@ -60,12 +60,9 @@ class LiveServer:
             self.app,
             host="127.0.0.1",
             port=self.port,
-            ws="websockets-sansio",
             lifespan="on",
             log_level="warning",
-            ws_max_size=1024 * 1024,
-            ws_ping_interval=self.settings.ws_ping_interval_secs,
-            ws_ping_timeout=self.settings.ws_ping_timeout_secs,
+            **websocket_options(self.settings),
         )
         self._server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None

@@ -1,0 +1,79 @@
+"""One room event, many sockets: frame it once, write the same bytes to every socket.
+
+Through the ASGI ``send`` path, each recipient costs an ASGI message, a UTF-8 encode of
+the same text, a WebSocket frame built around it and a task switch to the connection's
+writer — about twice the work of a raw ``websockets`` broadcast (see
+docs/performance.md). A room event is the same bytes for all its recipients, so
+``Outgoing`` carries its text with its frame built once, and ``direct_writer`` writes
+that frame straight to the socket's transport when nothing is queued before it.
+
+The direct path is taken only when it is exactly what the ASGI path would do: the
+connection is served by uvicorn's ``websockets-sansio`` protocol (what ``atelier run``
+uses), the socket is open, no close was sent, the transport is not paused (flow control)
+and compression is not negotiated (``ws_per_message_deflate`` is off). Anything else —
+another server, a test client — falls back to ``send``, unchanged.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import State
+
+_FIN_TEXT = 0x81
+# The ASGI scope key where the app's outer middleware keeps the server's own ``send``.
+RAW_SEND = "atelier.raw_send"
+
+
+def text_frame(payload: bytes) -> bytes:
+    """An unmasked, final WebSocket text frame (RFC 6455 §5.2): what a server sends."""
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", _FIN_TEXT, size)
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", _FIN_TEXT, 126, size)
+    else:
+        header = struct.pack("!BBQ", _FIN_TEXT, 127, size)
+    return header + payload
+
+
+class Outgoing(str):
+    """A frame's text, with its wire bytes built on first use and then shared by every
+    recipient. It is a ``str``, so everything that queues or logs frames is unchanged."""
+
+    @cached_property
+    def wire(self) -> bytes:
+        return text_frame(self.encode())
+
+
+def wire_of(frame: str) -> bytes:
+    return frame.wire if isinstance(frame, Outgoing) else text_frame(frame.encode())
+
+
+def direct_writer(asgi_send: Any) -> Callable[[str], bool] | None:
+    """``write(frame) -> bool`` for the socket behind ``asgi_send``: ``True`` once the
+    frame is handed to the transport, ``False`` when the caller must use ``send`` (then
+    nothing was written). ``None`` when the socket is not one this can write to."""
+    protocol = getattr(asgi_send, "__self__", None)
+    if not isinstance(protocol, WebSocketsSansIOProtocol):
+        return None
+    if protocol.conn.extensions:  # compression negotiated: frames differ per socket
+        return None
+    transport, writable, conn = protocol.transport, protocol.writable, protocol.conn
+
+    def write(frame: str) -> bool:
+        if (
+            not writable.is_set()
+            or protocol.close_sent
+            or conn.state is not State.OPEN
+            or transport.is_closing()
+        ):
+            return False
+        transport.write(wire_of(frame))
+        return True
+
+    return write

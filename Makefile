@@ -22,6 +22,17 @@ fmt: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# The load benchmark (bench/, docs/performance.md): Atelier against a raw websockets
+# broadcast server, on SQLite and on PostgreSQL + Redis (1 and 2 processes). About 20 min;
+# the first run also seeds var/bench/ (about a minute). bench-quick: tiny sizes, about 3 min.
+.PHONY: bench bench-quick
+
+bench: install node_modules/.installed
+	$(PY) -m bench
+
+bench-quick: install node_modules/.installed
+	$(PY) -m bench --quick --no-doc
+
 install: $(STAMP)
 
 $(STAMP): pyproject.toml

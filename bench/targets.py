@@ -1,0 +1,171 @@
+"""The targets of issue #6, checked against a run's rows (ratios to the baseline of the
+same run, or absolute limits)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+P99_LIMIT_MS = 100.0
+
+Row = dict[str, Any]
+
+
+def saturation(rows: list[Row]) -> dict[str, Row]:
+    """Per target, the saturation step with the most deliveries per second among those
+    that kept p99 within 100 ms and lost nothing."""
+    best: dict[str, Row] = {}
+    for row in rows:
+        if row["scenario"] != "saturation":
+            continue
+        ok = (row["latency_ms"]["p99"] or 0) <= P99_LIMIT_MS and not row["lost"] and row["complete"]
+        if ok and row["delivered_per_s"] > best.get(row["target"], {}).get("delivered_per_s", -1):
+            best[row["target"]] = row
+    return best
+
+
+def _find(rows: list[Row], scenario: str, target: str, **match: Any) -> Row | None:
+    for row in rows:
+        if row["scenario"] == scenario and row["target"] == target:
+            if all(row.get(k) == v for k, v in match.items()):
+                return row
+    return None
+
+
+def _last(rows: list[Row], scenario: str, target: str) -> Row | None:
+    found = [r for r in rows if r["scenario"] == scenario and r["target"] == target]
+    return found[-1] if found else None
+
+
+def _big_room(rows: list[Row], target: str) -> Row | None:
+    found = [
+        r for r in rows if r["scenario"] == "fanout" and r["target"] == target and r["rooms"] == 1
+    ]
+    return found[-1] if found else None
+
+
+Check = tuple[str, Callable[[list[Row], str], tuple[str, bool | None]]]
+
+
+def _throughput(rows: list[Row], target: str) -> tuple[str, bool | None]:
+    best = saturation(rows)
+    mine, base = best.get(target), best.get("baseline")
+    if not mine or not base:
+        return "—", None
+    ratio = mine["delivered_per_s"] / base["delivered_per_s"]
+    return f"{mine['delivered_per_s']}/s = {ratio:.2f}× raw", ratio >= 0.8
+
+
+def _cpu(rows: list[Row], target: str) -> tuple[str, bool | None]:
+    parts, ok = [], True
+    for row in rows:
+        if row["scenario"] != "fanout" or row["target"] != target:
+            continue
+        base = _find(rows, "fanout", "baseline", shape=row["shape"], rate=row["rate"])
+        if base:
+            ratio = row["cpu_us_per_delivery"] / base["cpu_us_per_delivery"]
+            parts.append(f"{row['rooms']}×{row['members']}: {ratio:.2f}×")
+            ok = ok and ratio <= 1.25
+    return ("; ".join(parts), ok) if parts else ("—", None)
+
+
+def _p99(rows: list[Row], target: str) -> tuple[str, bool | None]:
+    mine, base = _big_room(rows, target), _big_room(rows, "baseline")
+    if not mine or not base:
+        return "—", None
+    p99, raw = mine["latency_ms"]["p99"], base["latency_ms"]["p99"]
+    ratio = p99 / raw if raw else float("inf")
+    text = f"{p99} ms = {ratio:.2f}× raw ({raw} ms)"
+    if mine["members"] < 500 or mine["rate"] < 20:
+        return f"{text} at {mine['members']} members", None
+    return text, p99 <= 50 and ratio <= 1.5
+
+
+def _lost(rows: list[Row], target: str) -> tuple[str, bool | None]:
+    mine = [r for r in rows if r["scenario"] in ("fanout", "saturation") and r["target"] == target]
+    if not mine:
+        return "—", None
+    lost = sum(r["lost"] for r in mine)
+    late = sum(r.get("late", 0) for r in mine)
+    text = f"{lost} of {sum(r['expected'] for r in mine)}"
+    if late:
+        text += f" ({late} still arriving when the drain gave up: late, not lost)"
+    return text, lost == 0
+
+
+def _memory(rows: list[Row], target: str) -> tuple[str, bool | None]:
+    mine, base = _last(rows, "connect", target), _last(rows, "connect", "baseline")
+    if not mine or not base or mine["connections"] != base["connections"]:
+        return "—", None
+    ratio = mine["rss_kib_per_connection"] / base["rss_kib_per_connection"]
+    return f"{mine['rss_kib_per_connection']} KiB = {ratio:.2f}× raw", ratio <= 2
+
+
+def _ten_thousand(rows: list[Row], target: str) -> tuple[str, bool | None]:
+    mine = _last(rows, "connect", target)
+    if not mine:
+        return "—", None
+    text = f"{mine['connections'] - mine['failed']} open, {mine['failed']} failed"
+    if mine["connections"] < 10_000:
+        return text, None
+    return text, not mine["failed"]
+
+
+def _resume(rows: list[Row], target: str) -> tuple[str, bool | None]:
+    mine = _last(rows, "resume", target)
+    if not mine:
+        return "—", None
+    text = f"{mine['cold_ms']} ms cold, {mine['warm_ms']} ms warm ({mine['missed']} missed)"
+    if mine["missed"] < 10_000:
+        return text, None
+    return text, mine["cold_ms"] is not None and mine["cold_ms"] <= 1000
+
+
+def _history(rows: list[Row], target: str) -> tuple[str, bool | None]:
+    mine = _last(rows, "history", target)
+    if not mine:
+        return "—", None
+    pages = mine["random_pages_ms"]
+    text = f"p95 {pages['p95']} ms, max {pages['max']} ms ({mine['messages_in_room']} messages)"
+    if mine["messages_in_room"] < 1_000_000:
+        return text, None
+    return text, pages["p95"] <= 20
+
+
+def _coedit(rows: list[Row], target: str) -> tuple[str, bool | None]:
+    mine = _last(rows, "coedit", target)
+    if not mine:
+        return "—", None
+    p99 = mine["latency_ms"]["p99"]
+    text = f"p99 {p99} ms ({mine['editors']} × {mine['rate']:g}/s)"
+    if mine["editors"] < 50 or mine["rate"] < 5:
+        return text, None
+    return text, p99 is not None and p99 <= 100 and not mine["lost"]
+
+
+CHECKS: list[Check] = [
+    ("fanout throughput ≥ 0.8× raw at saturation", _throughput),
+    ("CPU per delivery ≤ 1.25× raw (grid)", _cpu),
+    ("1×500, 2×20/s: p99 ≤ 50 ms and ≤ 1.5× raw", _p99),
+    ("zero messages lost", _lost),
+    ("idle socket memory ≤ 2× raw", _memory),
+    ("10 000 idle sockets in one process", _ten_thousand),
+    ("resume 10 000 missed ≤ 1 s", _resume),
+    ("history page ≤ 20 ms at 1 000 000", _history),
+    ("coedit p99 ≤ 100 ms, 50 editors × 5/s", _coedit),
+]
+
+
+def evaluate(rows: list[Row]) -> list[tuple[str, str, str, bool | None]]:
+    """(check, target, measured, met) for each check and Atelier target in the rows."""
+    targets = [t for t in dict.fromkeys(r["target"] for r in rows) if t != "baseline"]
+    return [(name, t, *check(rows, t)) for name, check in CHECKS for t in targets]
+
+
+def table(rows: list[Row]) -> list[str]:
+    marks = {True: "✅ met", False: "❌ missed", None: "— (not at the target's size)"}
+    out = ["### Targets", "", "| target | setup | measured | |", "|---|---|---|---|"]
+    for name, target, measured, met in evaluate(rows):
+        if measured != "—":  # scenarios a setup does not run (history on the baseline…)
+            out.append(f"| {name} | {target} | {measured} | {marks[met]} |")
+    return [*out, ""]

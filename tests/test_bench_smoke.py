@@ -1,0 +1,55 @@
+"""The load benchmark still runs (``bench/``, ``make bench``): its quick mode, on SQLite
+and the raw baseline, for the fanout and resume scenarios — every message delivered, the
+resume contiguous, the report written. Not a timing: CI only checks that it works.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.processes import ROOT
+from tests.services import unavailable
+
+NODE_PACKAGES = ("ws", "yjs", "y-protocols", "lib0")
+
+
+def test_quick_bench_loses_nothing_and_writes_its_table(tmp_path: Path) -> None:
+    if shutil.which("node") is None:
+        unavailable("Node.js is not installed (the bench's load generator runs on it)")
+    for package in NODE_PACKAGES:
+        if not (ROOT / "node_modules" / package / "package.json").exists():
+            unavailable(f"node_modules/{package} is missing (npm ci)")
+    doc, results = tmp_path / "performance.md", tmp_path / "results.json"
+    args = ["--quick", "--scenarios", "fanout,resume", "--targets", "baseline,sqlite"]
+    args += ["--duration", "1", "--var", str(tmp_path / "var"), "--doc", str(doc)]
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", *args, "--output", str(results)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+    rows = json.loads(results.read_text())["rows"]
+    fanout = [r for r in rows if r["scenario"] == "fanout"]
+    assert {r["target"] for r in fanout} == {"baseline", "sqlite"}
+    for row in fanout:
+        assert row["received"] == row["expected"] > 0, row
+        assert row["lost"] == 0
+        assert row["duplicates"] == 0
+        assert row["out_of_order"] == 0
+        assert not row["closed_sockets"]
+    resumed = {r["target"]: r for r in rows if r["scenario"] == "resume"}
+    assert resumed["sqlite"]["events"] == resumed["sqlite"]["missed"] == 200
+    assert resumed["sqlite"]["gaps"] == 0
+
+    report = doc.read_text(encoding="utf-8")
+    assert "### Fanout" in report
+    assert "| 2×5, 2 senders/room | 5 | sqlite |" in report
+    assert "### Resume" in report

@@ -8,6 +8,7 @@ hub relays it to every connection following the room.
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -198,6 +199,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         drafts = DraftHub(db, broker, poll_secs=settings.hub_poll_secs)
         hub.control_listeners.append(drafts.on_control)
         await drafts.start()
+        # What start-up built (modules, mappers, SQLAlchemy's caches) lives as long as
+        # the process: out of the collector's full scans, which otherwise stop the loop
+        # for ~140 ms under load (docs/performance.md, finding 5).
+        gc.collect()
+        gc.freeze()
         app.state.atelier = AppState(
             settings=settings,
             db=db,

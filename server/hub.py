@@ -81,6 +81,9 @@ class Hub:
         self.users: dict[int, set[Connection]] = {}
         self._local_presence: dict[int, Counter[tuple[int, str]]] = {}
         self._presence: dict[int, dict[str, tuple[dict[str, str], float]]] = {}
+        # Connections that joined a room and wait for its list (sent once, by the next
+        # presence message about the room, whatever it says).
+        self._presence_waiting: dict[int, set[Connection]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._mail_tasks: set[asyncio.Task[None]] = set()
         # Other parts of the process told about a member's sessions or roles changing
@@ -375,11 +378,13 @@ class Hub:
         counter = self._local_presence.setdefault(room_id, Counter())
         counter[(conn.user_id, conn.user_name)] += 1
         if counter[(conn.user_id, conn.user_name)] == 1:
+            self._presence_waiting.setdefault(room_id, set()).add(conn)
             await self._announce(room_id)
         else:
             conn.offer_ephemeral(self._presence_frame(room_id))
 
     async def _presence_left(self, conn: Connection, room_id: int) -> None:
+        self._presence_waiting.get(room_id, set()).discard(conn)
         counter = self._local_presence.get(room_id)
         if counter is None:
             return
@@ -406,14 +411,16 @@ class Hub:
             rooms[data["i"]] = (data["u"], time.monotonic() + float(data["ttl"]))
         else:
             rooms.pop(data["i"], None)
+        waiting = self._presence_waiting.pop(room_id, None)
         if self._online(room_id) != before:
             self._broadcast_presence(room_id)
-        else:
-            feed = self.feeds.get(room_id)
-            # A newcomer on this instance still needs the current list.
-            for conn in tuple(feed.followers) if feed else ():
-                if conn.user_id in {int(k) for k in data["u"]}:
-                    conn.offer_ephemeral(self._presence_frame(room_id))
+        elif waiting:
+            # Unchanged (a heartbeat, or a member already online elsewhere): only the
+            # connections that just joined need the list — not every follower.
+            frame = self._presence_frame(room_id)
+            for conn in waiting:
+                if room_id in conn.rooms:
+                    conn.offer_ephemeral(frame)
 
     def _expire_presence(self, room_id: int) -> None:
         now = time.monotonic()

@@ -301,6 +301,16 @@ async def test_presence_lists_who_is_in_the_room(server: LiveServer, world: Worl
     await paul.wait_for(
         lambda f: f["type"] == "presence" and [u["name"] for u in f["users"]] == both
     )
+    # The heartbeat (same list) sends nothing to those who have it; a second tab of an
+    # online member gets the list.
+    await server.state.hub._announce(room)
+    assert not [f for f in await marie.quiet() if f["type"] == "presence"]
+    again = await client(server, world, "paul")
+    await again.subscribe(room)
+    await again.wait_for(
+        lambda f: f["type"] == "presence" and [u["name"] for u in f["users"]] == both
+    )
+    await again.close()
     await paul.close()
     await marie.wait_for(
         lambda f: f["type"] == "presence" and [u["name"] for u in f["users"]] == ["Marie Dupont"]

@@ -36,10 +36,10 @@ async def test_editors_on_two_processes_converge(
     for i in range(20):
         marie.text.insert(0, f"M{i} ")
         paul.text.insert(len(paul.text), f" P{i}")
-    async with asyncio.timeout(20):
+    # Both sides, until they agree (a loaded CI machine may take seconds per hop).
+    async with asyncio.timeout(30):
         while str(marie.text) != str(paul.text) or str(marie.text).count(" P19") != 1:
-            marie.changed.clear()
-            await asyncio.wait_for(marie.changed.wait(), 5)
+            await asyncio.sleep(0.05)
     assert "M19 " in str(paul.text)
     await marie.close()
     await paul.close()

@@ -50,7 +50,7 @@ Check = tuple[str, Callable[[list[Row], str], tuple[str, bool | None]]]
 def _throughput(rows: list[Row], target: str) -> tuple[str, bool | None]:
     best = saturation(rows)
     mine, base = best.get(target), best.get("baseline")
-    if not mine or not base:
+    if not mine or not base or not base["delivered_per_s"]:
         return "—", None
     ratio = mine["delivered_per_s"] / base["delivered_per_s"]
     return f"{mine['delivered_per_s']}/s = {ratio:.2f}× raw", ratio >= 0.8
@@ -62,7 +62,8 @@ def _cpu(rows: list[Row], target: str) -> tuple[str, bool | None]:
         if row["scenario"] != "fanout" or row["target"] != target:
             continue
         base = _find(rows, "fanout", "baseline", shape=row["shape"], rate=row["rate"])
-        if base:
+        # A tiny run can measure no CPU at all for the baseline: no ratio then.
+        if base and base["cpu_us_per_delivery"]:
             ratio = row["cpu_us_per_delivery"] / base["cpu_us_per_delivery"]
             parts.append(f"{row['rooms']}×{row['members']}: {ratio:.2f}×")
             ok = ok and ratio <= 1.25
@@ -96,6 +97,8 @@ def _lost(rows: list[Row], target: str) -> tuple[str, bool | None]:
 def _memory(rows: list[Row], target: str) -> tuple[str, bool | None]:
     mine, base = _last(rows, "connect", target), _last(rows, "connect", "baseline")
     if not mine or not base or mine["connections"] != base["connections"]:
+        return "—", None
+    if not base["rss_kib_per_connection"]:
         return "—", None
     ratio = mine["rss_kib_per_connection"] / base["rss_kib_per_connection"]
     return f"{mine['rss_kib_per_connection']} KiB = {ratio:.2f}× raw", ratio <= 2

@@ -467,13 +467,13 @@ def result_markdown(outcome: Outcome, *, link: str | None = None) -> str:
     for key, *rest in groups[-1] if groups else []:
         lines.append(f"- **{key}** : {' '.join(str(c) for c in rest)}")
     if poll.closed_at is not None:
-        lines.append(f"- **Clôture** : {_when_fr(poll.closed_at)}")
+        lines.append(f"- **Clôture** : {when_fr(poll.closed_at)}")
     if poll.outcome:
         lines.append(f"- **Suite donnée** : {poll.outcome}")
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _when_fr(moment: dt.datetime) -> str:
+def when_fr(moment: dt.datetime) -> str:
     local = aware(moment).astimezone(proxies.ASSEMBLY_TZ)
     return f"{local:%d/%m/%Y} à {local.hour} h {local:%M}"
 
@@ -607,7 +607,7 @@ async def _remind(session: AsyncSession, poll: Poll) -> Reminder:
         )
     )
     missing = [uid for uid in poll.electorate if uid not in voted]
-    when = _when_fr(poll.closes_at) if poll.closes_at else "bientôt"
+    when = when_fr(poll.closes_at) if poll.closes_at else "bientôt"
     for user_id in missing:
         notify(
             session,

@@ -13,8 +13,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 
 from auth.errors import NotAuthenticated
 from rooms.access import access_room
-from rooms.actions.polls import closed_result
-from rooms.actions.proxies import ASSEMBLY_TZ
+from rooms.actions.polls import closed_result, when_fr
 from rooms.errors import RoomsError
 from rooms.models import Group
 from rooms.poll_queries import poll_history, poll_result, room_polls
@@ -99,11 +98,8 @@ async def result_md(request: Request) -> Response:
 
 
 def _when(value: str | None) -> str:
-    """A moment in the assembly's time, in French: ``23/11/2026 à 16 h 05``."""
-    if not value:
-        return ""
-    moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(ASSEMBLY_TZ)
-    return f"{moment:%d/%m/%Y} à {moment.hour} h {moment:%M}"
+    """A moment of a poll shape, in French and in the assembly's time."""
+    return when_fr(dt.datetime.fromisoformat(value.replace("Z", "+00:00"))) if value else ""
 
 
 async def _room_context(request: Request) -> tuple[int, Response | None]:

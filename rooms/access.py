@@ -119,8 +119,16 @@ async def access_room(
     access = RoomAccess(room=room, user_id=user_id, held=held)
     if not access.allows_moderate and await is_excluded(session, user_id, room_id):
         raise ExcludedFromRoom(room_id=room_id)
+    return require(access, permission)
+
+
+def require(access: RoomAccess, permission: Permission) -> RoomAccess:
+    """``access`` when it allows ``permission``; raises ``NotAllowed`` otherwise.
+
+    The check applied to an access read earlier (the sockets keep one per room).
+    """
     if not access.allows(permission):
-        raise NotAllowed(permission=permission.value, room_id=room_id)
+        raise NotAllowed(permission=permission.value, room_id=access.room.id)
     return access
 
 

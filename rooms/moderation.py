@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.base import utcnow
@@ -76,41 +77,92 @@ async def active_mute(session: AsyncSession, room_id: int, user_id: int) -> Room
     return mute
 
 
+@dataclass(frozen=True, slots=True)
+class WriteState:
+    """What decides whether a member may write in a room now, read in one statement.
+
+    Posting is the hot path (every message): the room's position, its lock and slow mode,
+    the member's block and mute, and an earlier message with the same client id all come
+    from a single query, which also takes the room's row lock when asked.
+    """
+
+    last_seq: int
+    blocked: bool
+    block_reason: str | None
+    locked: bool
+    slow_mode_secs: int
+    muted_until: dt.datetime | None
+    earlier_id: int | None
+
+
+async def write_state(
+    session: AsyncSession, access: RoomAccess, *, lock: bool = False, client_id: str | None = None
+) -> WriteState:
+    """Read :class:`WriteState`; ``lock`` takes the room's row lock (``rooms.events``)."""
+    room_id, user_id = access.room.id, access.user_id
+    earlier = (
+        select(Message.id)
+        .where(Message.author_id == user_id, Message.client_id == client_id)
+        .scalar_subquery()
+        if client_id is not None
+        else null()
+    )
+    query = select(
+        Room.last_seq,
+        select(MemberBlock.user_id).where(MemberBlock.user_id == user_id).scalar_subquery(),
+        select(MemberBlock.reason).where(MemberBlock.user_id == user_id).scalar_subquery(),
+        Room.locked_at,
+        Room.slow_mode_secs,
+        select(RoomMute.until)
+        .where(RoomMute.room_id == room_id, RoomMute.user_id == user_id)
+        .scalar_subquery(),
+        earlier,
+    ).where(Room.id == room_id)
+    if lock:
+        query = query.with_for_update(of=Room)
+    last_seq, blocked, reason, locked_at, slow, muted_until, earlier_id = (
+        await session.execute(query)
+    ).one()
+    return WriteState(
+        last_seq=int(last_seq),
+        blocked=blocked is not None,
+        block_reason=reason,
+        locked=locked_at is not None,
+        slow_mode_secs=int(slow or 0),
+        muted_until=muted_until,
+        earlier_id=earlier_id,
+    )
+
+
 async def check_can_write(
-    session: AsyncSession, access: RoomAccess, *, posting: bool = False
+    session: AsyncSession,
+    access: RoomAccess,
+    *,
+    posting: bool = False,
+    state: WriteState | None = None,
 ) -> None:
     """Check the moderation's restrictions on writing in the room, in this order: the
     member is blocked, the room is locked, the member is muted, slow mode (``posting``).
 
     Called after the room's row is locked, so a lock or a previous message committed
     meanwhile is seen. Moderators are exempt from the lock and slow mode (and cannot be
-    muted); a block applies to everyone.
+    muted); a block applies to everyone. ``state`` is the caller's own read of
+    :func:`write_state`, when it made one.
 
     Raises:
         Blocked, RoomLocked, Muted, SlowMode.
     """
-    room_id, user_id = access.room.id, access.user_id
-    # One statement for the four facts (this runs on every message sent).
-    blocked, block_reason, locked_at, slow_mode_secs, muted_until = (
-        await session.execute(
-            select(
-                select(MemberBlock.user_id).where(MemberBlock.user_id == user_id).scalar_subquery(),
-                select(MemberBlock.reason).where(MemberBlock.user_id == user_id).scalar_subquery(),
-                Room.locked_at,
-                Room.slow_mode_secs,
-                select(RoomMute.until)
-                .where(RoomMute.room_id == room_id, RoomMute.user_id == user_id)
-                .scalar_subquery(),
-            ).where(Room.id == room_id)
-        )
-    ).one()
-    if blocked is not None:
-        raise Blocked(reason=block_reason)
+    if state is None:
+        state = await write_state(session, access)
+    room_id = access.room.id
+    if state.blocked:
+        raise Blocked(reason=state.block_reason)
     if access.allows_moderate:
         return
-    if locked_at is not None:
+    if state.locked:
         raise RoomLocked(room_id=room_id)
     now = utcnow()
+    muted_until = state.muted_until
     if muted_until is not None and aware(muted_until) > now:
         left = (aware(muted_until) - now).total_seconds()
         raise Muted(
@@ -119,7 +171,8 @@ async def check_can_write(
             minutes=max(1, math.ceil(left / 60)),
             retry_after=max(1, math.ceil(left)),
         )
-    if posting and slow_mode_secs:
+    if posting and state.slow_mode_secs:
+        slow_mode_secs = state.slow_mode_secs
         last = await session.scalar(
             select(Message.created_at)
             .where(Message.author_id == access.user_id, Message.room_id == room_id)

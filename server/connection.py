@@ -14,6 +14,8 @@ import collections
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from rooms.access import RoomAccess
+
 
 @dataclass(slots=True)
 class Follow:
@@ -44,6 +46,9 @@ class Connection:
         self.user_name = user_name
         self.locale = locale
         self.rooms: dict[int, Follow] = {}
+        # The member's access per room, with the monotonic time it was read
+        # (``Session.room_access``); emptied when their roles or exclusions change.
+        self.access: dict[int, tuple[RoomAccess, float]] = {}
         self._send = send
         # server/wire.py: writes a frame to the socket at once, when nothing is queued.
         self._direct = direct

@@ -6,8 +6,12 @@ refused before it opens. Then the connection runs two tasks — reading frames a
 its queue — and when either ends, the other is cancelled.
 
 Every frame is parsed by ``server.protocol``, rate-limited for writes, and handled in its
-own transaction: ``rooms.access.access_room`` checks the member's current roles on every
-frame, then one ``check_*`` action runs; the acknowledgement goes out after commit. An
+own transaction: ``rooms.access.access_room`` checks the member's current roles, then one
+``check_*`` action runs; the acknowledgement goes out after commit. The frequent frames
+(``send``, ``typing``) use the access the socket keeps per room (``Session.room_access``):
+it is dropped as soon as the member's roles or exclusions change (the ``access_changed``
+control message) and read again at least every ``ACCESS_TTL_SECS`` (a mandate's end date).
+Blocks, mutes, the room lock and slow mode are read on every write. An
 error answers with an ``error`` frame carrying the request's ``id`` and a stable code;
 the connection stays up unless the client keeps sending errors.
 """
@@ -22,10 +26,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from auth.roles import Permission
-from rooms.access import access_room
+from rooms.access import RoomAccess, access_room, require
 from rooms.actions import messages as message_actions
 from rooms.actions import moderation, polls, proxies
 from rooms.actions.reactions import check_react
@@ -56,6 +61,7 @@ from server.wire import RAW_SEND, direct_writer
 log = logging.getLogger(__name__)
 
 ABUSE_ERRORS = 30
+ACCESS_TTL_SECS = 60.0
 ABUSE_WINDOW_SECS = 60.0
 WRITE_FRAMES = frozenset(
     {
@@ -162,6 +168,25 @@ class Session:
         now = time.monotonic()
         self.errors = [t for t in self.errors if now - t < ABUSE_WINDOW_SECS] + [now]
 
+    async def room_access(
+        self, session: AsyncSession, room_id: int, permission: Permission
+    ) -> RoomAccess:
+        """The member's access to ``room_id``, read at most every ``ACCESS_TTL_SECS``.
+
+        Only a granted access is kept: a refusal is read again on the next frame.
+        """
+        now = time.monotonic()
+        kept = self.conn.access.get(room_id)
+        if kept is None or now - kept[1] >= ACCESS_TTL_SECS:
+            access = await access_room(session, self.user_id, room_id)
+            # Out of the session: its rollback (a refused write) must not expire the
+            # room's attributes under the kept access.
+            session.expunge(access.room)
+            self.conn.access[room_id] = (access, now)
+        else:
+            access = kept[0]
+        return require(access, permission)
+
     @property
     def abusive(self) -> bool:
         return len(self.errors) >= ABUSE_ERRORS
@@ -215,8 +240,8 @@ class Session:
     async def on_send(self, command: Command) -> None:
         try:
             async with self.state.db.transaction() as session:
-                access = await access_room(
-                    session, self.user_id, command["room_id"], Permission.POST_MESSAGE
+                access = await self.room_access(
+                    session, command["room_id"], Permission.POST_MESSAGE
                 )
                 posted = await message_actions.check_post(
                     session,
@@ -225,6 +250,7 @@ class Session:
                     source=command["body"],
                     client_id=command["client_id"],
                     reply_to_id=command["reply_to"],
+                    author_name=self.conn.user_name,
                 )
         except IntegrityError:
             # The same client_id committed concurrently (in another room): answer with it.
@@ -299,7 +325,7 @@ class Session:
         if room_id not in self.conn.rooms:
             return
         async with self.state.db.read() as session:
-            access = await access_room(session, self.user_id, room_id, Permission.POST_MESSAGE)
+            access = await self.room_access(session, room_id, Permission.POST_MESSAGE)
             try:
                 await check_can_write(session, access)
             except RoomsError:

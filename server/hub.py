@@ -306,6 +306,7 @@ class Hub:
                     conn.ended.set()
         elif data.get("op") == "access_changed":
             for conn in conns:
+                conn.access.clear()
                 await self.recheck_rooms(conn)
 
     async def recheck_rooms(self, conn: Connection) -> None:

@@ -16,7 +16,7 @@ from rooms import events
 from rooms.access import RoomAccess
 from rooms.errors import MessageDeleted, MessageNotFound, NotAllowed, NotAuthor
 from rooms.models import Mention, Message, MessageEdit
-from rooms.moderation import check_can_write
+from rooms.moderation import check_can_write, write_state
 from rooms.shapes import message_shape, reply_shape
 from rooms.validation import clean_client_id, clean_source, clean_topic
 
@@ -87,6 +87,7 @@ async def check_post(
     source: str,
     client_id: str,
     reply_to_id: int | None = None,
+    author_name: str | None = None,
 ) -> Posted:
     """Validate and post a message; a resend of ``client_id`` returns the first result.
 
@@ -95,6 +96,9 @@ async def check_post(
         Blocked, RoomLocked, Muted, SlowMode: see ``rooms.moderation.check_can_write``.
         InvalidInput: empty or oversized body, bad topic or client id.
         MessageNotFound: ``reply_to_id`` is not a message of this room.
+
+    ``author_name`` is the sender's display name when the caller knows it (the socket
+    does), which saves a query on every message.
     """
     if not access.allows(Permission.POST_MESSAGE):
         raise NotAllowed(permission=Permission.POST_MESSAGE.value)
@@ -102,12 +106,16 @@ async def check_post(
     topic = clean_topic(topic)
     source = clean_source(source)
     room_id = access.room.id
-    last_seq = await events.lock_room(session, room_id)
-    # Checked under the room lock: a concurrent first send has committed by now.
-    earlier = await find_by_client_id(session, access.user_id, client_id)
-    if earlier is not None:
-        return earlier
-    await check_can_write(session, access, posting=True)
+    # One statement takes the room lock and reads the position, the moderation facts and
+    # an earlier send of this client id (under the lock: a concurrent first send of it
+    # has committed by now).
+    state = await write_state(session, access, lock=True, client_id=client_id)
+    if state.earlier_id is not None:
+        earlier = await find_by_client_id(session, access.user_id, client_id)
+        if earlier is not None:
+            return earlier
+    await check_can_write(session, access, posting=True, state=state)
+    last_seq = state.last_seq
     parent = await _reply(session, room_id, reply_to_id)
     rendered = render_markdown(source, mentions=await mentionable(session, source))
     now = utcnow()
@@ -130,9 +138,11 @@ async def check_post(
         for uid in mentioned
     )
     reply = reply_shape(parent, await _author_name(session, parent.author_id)) if parent else None
+    if author_name is None:
+        author_name = await _author_name(session, access.user_id)
     shape = message_shape(
         message,
-        author_name=await _author_name(session, access.user_id),
+        author_name=author_name,
         mentions=mentioned,
         reply=reply,
     )

@@ -88,12 +88,17 @@ async def do_grant_role(
     starts_on: dt.date | None = None,
     ends_on: dt.date | None = None,
 ) -> Membership:
-    """Give ``user_id`` ``role`` in ``space`` (idempotent: an existing grant is updated)."""
+    """Give ``user_id`` ``role`` in ``space`` (idempotent: an existing grant is updated).
+
+    The member's open sockets are told (after commit): they keep their access per room
+    for a while, and a new right must apply at once.
+    """
     existing = await session.scalar(
         select(Membership).where(
             Membership.user_id == user_id, Membership.space == space, Membership.role == role
         )
     )
+    announce_access_changed(session, user_id)
     if existing is not None:
         existing.starts_on, existing.ends_on = starts_on, ends_on
         return existing

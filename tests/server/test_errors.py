@@ -12,7 +12,10 @@ from sqlalchemy import delete, func, select
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from rooms.models import Membership, Message
+from auth.roles import Role
+from rooms.actions.structure import do_grant_role, do_revoke_role
+from rooms.models import Membership, Message, Room
+from server import gateway
 from tests.conftest import LiveServer, live_server
 from tests.factories import World, build_world
 from tests.wsclient import ProtocolClient
@@ -126,16 +129,57 @@ async def test_rooms_one_cannot_see_or_write(server: LiveServer, world: World) -
         await c.close()
 
 
-async def test_permissions_are_checked_on_every_frame(server: LiveServer, world: World) -> None:
+async def test_a_withdrawn_role_applies_to_the_next_frame(server: LiveServer, world: World) -> None:
     room = world.group_room
     paul = await ProtocolClient.connect(server.ws_url, world.cookies["paul"])
     await paul.subscribe(room)
     assert (await paul.post(room, "encore membre"))["type"] == "ack"
+    group = await group_space(server, room)
     async with server.state.db.transaction() as session:
-        await session.execute(delete(Membership).where(Membership.user_id == world.id("paul")))
+        assert await do_revoke_role(session, world.id("paul"), group) == 1
+    await paul.wait_for(lambda f: f["type"] == "removed" and f["room_id"] == room)
     refused = await paul.post(room, "plus membre")
     assert refused["code"] == "room_not_found"
     await paul.close()
+
+
+async def test_a_granted_role_applies_to_the_next_frame(server: LiveServer, world: World) -> None:
+    room = world.group_room
+    louise = await ProtocolClient.connect(server.ws_url, world.cookies["observer"])
+    await louise.subscribe(room)
+    assert (await louise.post(room, "puis-je ?"))["code"] == "forbidden"
+    # The refusal is not kept; a granted access is, until the member's roles change.
+    group = await group_space(server, room)
+    async with server.state.db.transaction() as session:
+        await do_grant_role(session, world.id("observer"), group, Role.MEMBER)
+    await asyncio.sleep(0.3)  # the control message reaches the hub (no frame to wait for)
+    assert (await louise.post(room, "oui"))["type"] == "ack"
+    await louise.close()
+
+
+async def test_access_kept_by_a_socket_expires(
+    server: LiveServer, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change nobody announced (a mandate reaching its end date, a manual edit of the
+    database) applies once the socket's access expires."""
+    room = world.group_room
+    paul = await ProtocolClient.connect(server.ws_url, world.cookies["paul"])
+    assert (await paul.post(room, "encore membre"))["type"] == "ack"
+    async with server.state.db.transaction() as session:
+        await session.execute(delete(Membership).where(Membership.user_id == world.id("paul")))
+    # Still kept: within ACCESS_TTL_SECS, only announced changes apply at once.
+    assert (await paul.post(room, "pas encore relu"))["type"] == "ack"
+    monkeypatch.setattr(gateway, "ACCESS_TTL_SECS", 0.0)  # what was read has expired
+    refused = await paul.post(room, "plus membre")
+    assert refused["code"] == "room_not_found"
+    await paul.close()
+
+
+async def group_space(server: LiveServer, room_id: int) -> str:
+    async with server.state.db.read() as session:
+        room = await session.get(Room, room_id)
+        assert room is not None
+        return f"group:{room.group_id}"
 
 
 async def test_unknown_messages(server: LiveServer, world: World) -> None:

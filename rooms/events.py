@@ -150,6 +150,30 @@ async def record(
         .returning(Room.last_seq)
     )
     seq = int(result.scalar_one())
+    return seq, append(session, room_id, seq, event_type, payload, message_id=message_id)
+
+
+async def advance(session: AsyncSession, room_id: int, *, before: int, after: int) -> None:
+    """Move the room's position from ``before`` to ``after`` for events the caller
+    appends itself (:func:`append`), holding the room lock since it read ``before``."""
+    result = await session.execute(
+        update(Room).where(Room.id == room_id, Room.last_seq == before).values(last_seq=after)
+    )
+    if result.rowcount != 1:  # pragma: no cover - guarded by the room lock
+        raise RuntimeError("room sequence moved under its lock")
+
+
+def append(
+    session: AsyncSession,
+    room_id: int,
+    seq: int,
+    event_type: str,
+    payload: dict[str, Any],
+    *,
+    message_id: int | None = None,
+) -> str:
+    """Store the event at ``seq`` (taken by :func:`record` or :func:`advance`) and queue
+    it for publication after commit; returns its frame."""
     frame = dumps({"type": event_type, "room_id": room_id, "seq": seq, **payload})
     session.add(
         RoomEvent(
@@ -162,7 +186,7 @@ async def record(
         )
     )
     emit(session, durable_channel(room_id, seq), frame)
-    return seq, frame
+    return frame
 
 
 async def redact(session: AsyncSession, message_id: int, redacted: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ from server.gateway import chat_endpoint
 from server.hub import Hub
 from server.mailer import create_mailer
 from server.oidc import create_oidc_client
+from server.posting import Poster
 from server.ratelimit import RateLimiter
 from server.reminders import mail_reminders
 from server.state import AppState
@@ -213,6 +214,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             mailer=mailer,
             oidc=oidc_client,
             drafts=drafts,
+            poster=Poster(db),
         )
         try:
             yield

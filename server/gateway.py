@@ -25,7 +25,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -33,6 +32,7 @@ from auth.roles import Permission
 from rooms.access import RoomAccess, access_room, require
 from rooms.actions import messages as message_actions
 from rooms.actions import moderation, polls, proxies
+from rooms.actions.messages import PostRequest
 from rooms.actions.reactions import check_react
 from rooms.actions.reading import check_mark_read
 from rooms.actions.topics import check_move_messages, check_rename_topic
@@ -238,29 +238,19 @@ class Session:
         self.ack(command)
 
     async def on_send(self, command: Command) -> None:
-        try:
-            async with self.state.db.transaction() as session:
-                access = await self.room_access(
-                    session, command["room_id"], Permission.POST_MESSAGE
-                )
-                posted = await message_actions.check_post(
-                    session,
-                    access,
-                    topic=command["topic"],
-                    source=command["body"],
-                    client_id=command["client_id"],
-                    reply_to_id=command["reply_to"],
-                    author_name=self.conn.user_name,
-                )
-        except IntegrityError:
-            # The same client_id committed concurrently (in another room): answer with it.
-            async with self.state.db.read() as session:
-                found = await message_actions.find_by_client_id(
-                    session, self.user_id, command["client_id"]
-                )
-            if found is None:
-                raise
-            posted = found
+        async with self.state.db.read() as session:
+            access = await self.room_access(session, command["room_id"], Permission.POST_MESSAGE)
+        # Written with the other sends waiting (group commit: server/posting.py).
+        posted = await self.state.poster.post(
+            PostRequest(
+                access,
+                topic=command["topic"],
+                source=command["body"],
+                client_id=command["client_id"],
+                reply_to_id=command["reply_to"],
+                author_name=self.conn.user_name,
+            )
+        )
         # ``room_id`` is where the message is: a client_id reused in another room
         # answers with the first message, in its own room.
         self.ack(

@@ -19,6 +19,7 @@ from server.drafts import DraftHub
 from server.hub import Hub
 from server.mailer import Mailer
 from server.oidc import OidcClient
+from server.posting import Poster
 from server.ratelimit import RateLimiter
 
 SESSION_COOKIE = "atelier_session"
@@ -40,6 +41,7 @@ class AppState:
     rate_limiter: RateLimiter
     mailer: Mailer
     drafts: DraftHub
+    poster: Poster
     oidc: OidcClient | None = None  # the OpenID provider, when one is configured
 
     async def authenticate(self, cookies: Mapping[str, str]) -> User | None:

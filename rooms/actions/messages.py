@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
@@ -14,7 +15,14 @@ from auth.roles import Permission
 from documents.rendering import render_markdown
 from rooms import events
 from rooms.access import RoomAccess
-from rooms.errors import MessageDeleted, MessageNotFound, NotAllowed, NotAuthor
+from rooms.errors import (
+    MessageDeleted,
+    MessageNotFound,
+    NotAllowed,
+    NotAuthor,
+    RoomsError,
+    SlowMode,
+)
 from rooms.models import Mention, Message, MessageEdit
 from rooms.moderation import check_can_write, write_state
 from rooms.shapes import message_shape, reply_shape
@@ -79,6 +87,31 @@ async def find_by_client_id(session: AsyncSession, author_id: int, client_id: st
     return Posted(message_id=found[0], seq=found[1], duplicate=True, room_id=found[2])
 
 
+@dataclass(frozen=True, slots=True)
+class PostRequest:
+    """One message to post: the sender's access to the room and what the client sent.
+
+    ``author_name`` is the sender's display name when the caller knows it (the socket
+    does), which saves a query on every message.
+    """
+
+    access: RoomAccess
+    topic: str
+    source: str
+    client_id: str
+    reply_to_id: int | None = None
+    author_name: str | None = None
+
+
+@dataclass(slots=True)
+class _Accepted:
+    index: int
+    request: PostRequest
+    message: Message
+    mentioned: list[int]
+    parent: Message | None
+
+
 async def check_post(
     session: AsyncSession,
     access: RoomAccess,
@@ -96,62 +129,130 @@ async def check_post(
         Blocked, RoomLocked, Muted, SlowMode: see ``rooms.moderation.check_can_write``.
         InvalidInput: empty or oversized body, bad topic or client id.
         MessageNotFound: ``reply_to_id`` is not a message of this room.
-
-    ``author_name`` is the sender's display name when the caller knows it (the socket
-    does), which saves a query on every message.
     """
-    if not access.allows(Permission.POST_MESSAGE):
-        raise NotAllowed(permission=Permission.POST_MESSAGE.value)
-    client_id = clean_client_id(client_id)
-    topic = clean_topic(topic)
-    source = clean_source(source)
-    room_id = access.room.id
-    # One statement takes the room lock and reads the position, the moderation facts and
-    # an earlier send of this client id (under the lock: a concurrent first send of it
-    # has committed by now).
-    state = await write_state(session, access, lock=True, client_id=client_id)
-    if state.earlier_id is not None:
-        earlier = await find_by_client_id(session, access.user_id, client_id)
-        if earlier is not None:
-            return earlier
-    await check_can_write(session, access, posting=True, state=state)
-    last_seq = state.last_seq
-    parent = await _reply(session, room_id, reply_to_id)
-    rendered = render_markdown(source, mentions=await mentionable(session, source))
-    now = utcnow()
-    message = Message(
-        room_id=room_id,
-        seq=last_seq + 1,
-        topic=topic,
-        author_id=access.user_id,
-        client_id=client_id,
-        source=source,
-        html=rendered.html,
-        reply_to_id=parent.id if parent else None,
-        created_at=now,
-    )
-    session.add(message)
-    await session.flush()
-    mentioned = sorted(rendered.mentioned)
+    request = PostRequest(access, topic, source, client_id, reply_to_id, author_name)
+    (result,) = await check_post_many(session, [request])
+    if isinstance(result, RoomsError):
+        raise result
+    return result
+
+
+async def check_post_many(
+    session: AsyncSession, requests: Sequence[PostRequest]
+) -> list[Posted | RoomsError]:
+    """Post several messages in the caller's transaction (group commit of the sockets'
+    sends); each result is the ``Posted`` or the error that refused that request, which
+    then wrote nothing — the others go on.
+
+    Each request costs one read (:func:`rooms.moderation.write_state`: the room lock, the
+    position, the moderation facts and an earlier send of its client id); the messages,
+    then their events, are inserted together, and each room's position is moved once.
+    Rooms are locked in id order, so that two processes' batches cannot deadlock;
+    within a room, the requests keep their order. A resend of a client id in the same
+    batch answers like a resend after it; slow mode counts a message earlier in the
+    batch.
+    """
+    results: list[Posted | RoomsError | None] = [None] * len(requests)
+    accepted: list[_Accepted] = []
+    last_seq: dict[int, int] = {}  # the room's position, this batch's messages included
+    first_seq: dict[int, int] = {}  # the room's position before this batch
+    in_batch: dict[tuple[int, str], int] = {}  # (author, client id) -> index in ``accepted``
+    copies: list[tuple[int, int]] = []  # (request index, index in ``accepted``)
+    posting: set[tuple[int, int]] = set()  # (room, author) of the accepted requests
+    for index in sorted(range(len(requests)), key=lambda i: requests[i].access.room.id):
+        request = requests[index]
+        access = request.access
+        try:
+            if not access.allows(Permission.POST_MESSAGE):
+                raise NotAllowed(permission=Permission.POST_MESSAGE.value)
+            client_id = clean_client_id(request.client_id)
+            topic = clean_topic(request.topic)
+            source = clean_source(request.source)
+            room_id, author_id = access.room.id, access.user_id
+            if (author_id, client_id) in in_batch:
+                copies.append((index, in_batch[(author_id, client_id)]))
+                continue
+            # Under the room lock: a concurrent first send of this client id has
+            # committed by now.
+            state = await write_state(session, access, lock=True, client_id=client_id)
+            if state.earlier_id is not None:
+                earlier = await find_by_client_id(session, author_id, client_id)
+                if earlier is not None:
+                    results[index] = earlier
+                    continue
+            await check_can_write(session, access, posting=True, state=state)
+            if (
+                state.slow_mode_secs
+                and not access.allows_moderate
+                and (room_id, author_id) in posting
+            ):
+                raise SlowMode(
+                    room_id=room_id,
+                    seconds=state.slow_mode_secs,
+                    retry_after=state.slow_mode_secs,
+                )
+            parent = await _reply(session, room_id, request.reply_to_id)
+            rendered = render_markdown(source, mentions=await mentionable(session, source))
+        except RoomsError as exc:
+            results[index] = exc
+            continue
+        first_seq.setdefault(room_id, state.last_seq)
+        seq = last_seq.get(room_id, state.last_seq) + 1
+        last_seq[room_id] = seq
+        message = Message(
+            room_id=room_id,
+            seq=seq,
+            topic=topic,
+            author_id=author_id,
+            client_id=client_id,
+            source=source,
+            html=rendered.html,
+            reply_to_id=parent.id if parent else None,
+            created_at=utcnow(),
+        )
+        in_batch[(author_id, client_id)] = len(accepted)
+        posting.add((room_id, author_id))
+        accepted.append(_Accepted(index, request, message, sorted(rendered.mentioned), parent))
+    if accepted:
+        # Added only now: a query above would otherwise flush them one at a time.
+        session.add_all(a.message for a in accepted)
+        await session.flush()
+        for room_id, seq in last_seq.items():
+            await events.advance(session, room_id, before=first_seq[room_id], after=seq)
+        for item in accepted:
+            await _record_post(session, item)
+            message = item.message
+            results[item.index] = Posted(message.id, message.seq, False, message.room_id)
+    for index, source_index in copies:
+        first = accepted[source_index].message
+        results[index] = Posted(first.id, first.seq, duplicate=True, room_id=first.room_id)
+    done = [result for result in results if result is not None]
+    if len(done) != len(requests):  # pragma: no cover - every branch above sets one
+        raise RuntimeError("a post request got no result")
+    return done
+
+
+async def _record_post(session: AsyncSession, item: _Accepted) -> None:
+    """The posted message's mentions and its ``message.posted`` event."""
+    message, parent = item.message, item.parent
+    room_id = message.room_id
     session.add_all(
         Mention(message_id=message.id, user_id=uid, room_id=room_id, seq=message.seq)
-        for uid in mentioned
+        for uid in item.mentioned
     )
     reply = reply_shape(parent, await _author_name(session, parent.author_id)) if parent else None
+    author_name = item.request.author_name
     if author_name is None:
-        author_name = await _author_name(session, access.user_id)
-    shape = message_shape(
-        message,
-        author_name=author_name,
-        mentions=mentioned,
-        reply=reply,
+        author_name = await _author_name(session, message.author_id)
+    shape = message_shape(message, author_name=author_name, mentions=item.mentioned, reply=reply)
+    events.append(
+        session,
+        room_id,
+        message.seq,
+        events.MESSAGE_POSTED,
+        {"message": shape},
+        message_id=message.id,
     )
-    seq, _ = await events.record(
-        session, room_id, events.MESSAGE_POSTED, {"message": shape}, message_id=message.id
-    )
-    if seq != message.seq:  # pragma: no cover - guarded by the room lock
-        raise RuntimeError("room sequence moved under its lock")
-    return Posted(message_id=message.id, seq=seq, duplicate=False, room_id=room_id)
 
 
 async def _own_live_message(session: AsyncSession, access: RoomAccess, message_id: int) -> Message:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -111,23 +111,15 @@ async def list_topics(session: AsyncSession, room_id: int) -> list[dict[str, Any
     return [{"name": t, "count": n, "last_seq": s} for t, n, s in rows]
 
 
-async def unread_counts(
-    session: AsyncSession, user_id: int, room_ids: list[int]
-) -> dict[int, dict[str, Any]]:
-    """Unread messages and unread mentions of ``user_id``, per room and per topic.
-
-    A message is unread when it is someone else's, not deleted, and past both the
-    member's marker for the whole room and their marker for its topic.
-    """
-    counts: dict[int, dict[str, Any]] = {
-        rid: {"unread": 0, "mentions": 0, "topics": {}} for rid in room_ids
-    }
-    if not room_ids:
-        return counts
-    room_marker = aliased(ReadMarker)
-    topic_marker = aliased(ReadMarker)
-    mention = aliased(Mention)
-    query = (
+def _unread_query() -> Select[tuple[int, str, int, int]]:
+    """The unread counts' statement, built once: the aliases and the statement are then
+    the same objects on every call, so SQLAlchemy's compiled cache answers at once
+    (building it per call was a third of the cost of subscribing to a room)."""
+    room_marker = aliased(ReadMarker, name="room_marker")
+    topic_marker = aliased(ReadMarker, name="topic_marker")
+    mention = aliased(Mention, name="mention")
+    user_id = bindparam("user_id")
+    return (
         select(
             Message.room_id,
             Message.topic,
@@ -152,7 +144,7 @@ async def unread_counts(
         )
         .outerjoin(mention, and_(mention.message_id == Message.id, mention.user_id == user_id))
         .where(
-            Message.room_id.in_(room_ids),
+            Message.room_id.in_(bindparam("room_ids", expanding=True)),
             Message.deleted_at.is_(None),
             or_(Message.author_id.is_(None), Message.author_id != user_id),
             Message.seq > func.coalesce(room_marker.seq, 0),
@@ -160,7 +152,26 @@ async def unread_counts(
         )
         .group_by(Message.room_id, Message.topic)
     )
-    for room_id, topic, unread, mentioned in await session.execute(query):
+
+
+_UNREAD = _unread_query()
+
+
+async def unread_counts(
+    session: AsyncSession, user_id: int, room_ids: list[int]
+) -> dict[int, dict[str, Any]]:
+    """Unread messages and unread mentions of ``user_id``, per room and per topic.
+
+    A message is unread when it is someone else's, not deleted, and past both the
+    member's marker for the whole room and their marker for its topic.
+    """
+    counts: dict[int, dict[str, Any]] = {
+        rid: {"unread": 0, "mentions": 0, "topics": {}} for rid in room_ids
+    }
+    if not room_ids:
+        return counts
+    rows = await session.execute(_UNREAD, {"user_id": user_id, "room_ids": list(room_ids)})
+    for room_id, topic, unread, mentioned in rows:
         entry = counts[room_id]
         entry["unread"] += unread
         entry["mentions"] += mentioned

@@ -194,10 +194,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             broker,
             replay_limit=settings.replay_limit,
             poll_secs=settings.hub_poll_secs,
+            session_check_secs=settings.session_check_secs,
             on_reminders=mail_reminders(db, mailer, settings.site_url),
         )
         await hub.start()
-        drafts = DraftHub(db, broker, poll_secs=settings.hub_poll_secs)
+        drafts = DraftHub(
+            db,
+            broker,
+            poll_secs=settings.hub_poll_secs,
+            session_check_secs=settings.session_check_secs,
+        )
         hub.control_listeners.append(drafts.on_control)
         await drafts.start()
         # What start-up built (modules, mappers, SQLAlchemy's caches) lives as long as

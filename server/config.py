@@ -42,6 +42,7 @@ class Settings:
     replay_limit: int = 50_000
     send_queue_limit: int = 2_000
     hub_poll_secs: float = 5.0
+    session_check_secs: float = 60.0
     ws_ping_interval_secs: float = 20.0
     ws_ping_timeout_secs: float = 20.0
     default_locale: str = "fr"
@@ -135,6 +136,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
             "replay_limit": config("REPLAY_LIMIT", cast=int, default=50_000),
             "send_queue_limit": config("SEND_QUEUE_LIMIT", cast=int, default=2_000),
             "hub_poll_secs": config("HUB_POLL_SECS", cast=float, default=5.0),
+            "session_check_secs": config("SESSION_CHECK_SECS", cast=float, default=60.0),
             "log_level": config("LOG_LEVEL", default="info"),
             "oidc_issuer": config("OIDC_ISSUER", default="").strip(),
             "oidc_client_id": config("OIDC_CLIENT_ID", default="").strip(),

@@ -35,7 +35,11 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; for SQLite, creates the folder and turns on WAL and foreign keys."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True, **kwargs)
+        # No pre-ping: on asyncpg it costs three round trips per checkout (BEGIN, ping,
+        # ROLLBACK), i.e. per frame. A connection found dead fails its statement once,
+        # and SQLAlchemy then replaces every pooled connection; sends are idempotent,
+        # so the client's retry is safe.
+        return create_async_engine(url, pool_recycle=1800, **kwargs)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)

@@ -24,6 +24,7 @@ import base64
 import contextlib
 import datetime as dt
 import logging
+import time
 from typing import Any
 
 from pycrdt import (
@@ -123,7 +124,15 @@ class DraftRoom:
 class DraftHub:
     """Every draft room of this process, fed by sockets, the broker and the log."""
 
-    def __init__(self, db: Database, broker: Broker, *, poll_secs: float = 5.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        broker: Broker,
+        *,
+        poll_secs: float = 5.0,
+        session_check_secs: float = 60.0,
+    ) -> None:
+        self.session_check_secs = session_check_secs
         self.db = db
         self.broker = broker
         self.poll_secs = poll_secs
@@ -240,6 +249,7 @@ class DraftHub:
                 room.broadcast(create_awareness_message(payload))
 
     async def _tick(self) -> None:
+        last_sessions = time.monotonic()
         while True:
             await asyncio.sleep(self.poll_secs)
             for room in list(self.rooms.values()):
@@ -250,6 +260,9 @@ class DraftHub:
                             await draft_actions.maybe_auto_version(session, room.draft_id)
                 except Exception:
                     log.exception("draft %s repair failed", room.draft_id)
+            if time.monotonic() - last_sessions < self.session_check_secs:
+                continue
+            last_sessions = time.monotonic()
             try:
                 await self.check_sessions()
             except Exception:

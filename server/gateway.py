@@ -225,7 +225,7 @@ class Session:
         for room_id, after_seq in command["rooms"]:
             try:
                 async with self.state.db.read() as session:
-                    await access_room(session, self.user_id, room_id)
+                    await self.room_access(session, room_id, Permission.READ_ROOM)
             except RoomsError as exc:
                 self.fail(exc, command.id)
                 continue

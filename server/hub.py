@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from auth.sessions import live_session_ids, touch_sessions
+from auth.sessions import TOUCH_EVERY, live_session_ids, touch_sessions
 from rooms.access import access_room
 from rooms.actions import polls
 from rooms.errors import RoomsError
@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 CATCH_UP_CHUNK = 1_000
 PRESENCE_HEARTBEAT_SECS = 20.0
 PRESENCE_TTL_SECS = 60.0
+TOUCH_SECS = TOUCH_EVERY.total_seconds()
 
 
 @dataclass(slots=True)
@@ -68,12 +69,16 @@ class Hub:
         *,
         replay_limit: int = 50_000,
         poll_secs: float = 5.0,
+        session_check_secs: float = 60.0,
         on_reminders: Callable[[list[polls.Reminder]], Awaitable[None]] | None = None,
     ) -> None:
         self.db = db
         self.broker = broker
         self.replay_limit = replay_limit
         self.poll_secs = poll_secs
+        self.session_check_secs = session_check_secs
+        # When this process last recorded each socket's session as used (monotonic).
+        self._touched: dict[str, float] = {}
         # Mail for the poll reminders (server/reminders.py), sent after they commit.
         self.on_reminders = on_reminders
         self.instance = uuid.uuid4().hex[:12]
@@ -133,11 +138,13 @@ class Hub:
         """
         if room_id in conn.rooms:
             await self.unfollow(conn, room_id)
-        feed = await self._feed(room_id)
+        # Read before registering: what commits in between is read by the catch-up,
+        # which runs after (in its own session: a snapshot taken now would miss it).
+        last_seq = await self._last_seq(room_id)
+        feed = self.feeds.get(room_id) or self.feeds.setdefault(room_id, Feed(last_seq))
         follow = Follow(pos=after_seq or 0)
         conn.rooms[room_id] = follow
         feed.followers.add(conn)
-        last_seq = await self._last_seq(room_id)
         if after_seq is None:
             follow.pos = last_seq
         elif after_seq > last_seq or last_seq - after_seq > self.replay_limit:
@@ -203,13 +210,6 @@ class Hub:
     async def _last_seq(self, room_id: int) -> int:
         async with self.db.read() as session:
             return int(await session.scalar(select(Room.last_seq).where(Room.id == room_id)) or 0)
-
-    async def _feed(self, room_id: int) -> Feed:
-        feed = self.feeds.get(room_id)
-        if feed is None:
-            position = await self._last_seq(room_id)
-            feed = self.feeds.setdefault(room_id, Feed(position=position))
-        return feed
 
     def _dispatch(self, room_id: int, seq: int, frame: str) -> None:
         feed = self.feeds.get(room_id)
@@ -325,17 +325,25 @@ class Hub:
         """End sockets whose session was revoked, expired or whose member was deactivated.
 
         The control message does this at once; this timer is the safety net for a lost
-        publish, so no socket outlives its session by more than ``poll_secs``.
+        publish (or a deactivation made outside Atelier), so no socket outlives its
+        session by more than ``session_check_secs``. Open sockets count as use of their
+        sessions, written only when ``TOUCH_EVERY`` has passed since this process last
+        wrote it: with 10 000 sockets, a write every few minutes, not every check.
         """
         conns = [c for group in self.users.values() for c in group if c.session_id]
         ids = sorted({c.session_id for c in conns})
         live: set[str] = set()
         for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
             async with self.db.read() as session:
-                live |= await live_session_ids(session, chunk)
+                live |= await live_session_ids(session, ids[start : start + 500])
+        now = time.monotonic()
+        due = [i for i in ids if i in live and now - self._touched.get(i, -1e9) >= TOUCH_SECS]
+        for start in range(0, len(due), 500):
             async with self.db.transaction() as session:
-                await touch_sessions(session, [i for i in chunk if i in live])
+                await touch_sessions(session, due[start : start + 500])
+        self._touched = {i: self._touched.get(i, now) for i in ids if i in live}
+        for i in due:
+            self._touched[i] = now
         for conn in conns:
             if conn.session_id not in live:
                 conn.ended.set()
@@ -357,12 +365,14 @@ class Hub:
             task.add_done_callback(self._mail_tasks.discard)
 
     async def _tick(self) -> None:
-        last_heartbeat = time.monotonic()
+        last_heartbeat = last_sessions = time.monotonic()
         while True:
             await asyncio.sleep(self.poll_secs)
             try:
                 await self.resync()
-                await self.check_sessions()
+                if time.monotonic() - last_sessions >= self.session_check_secs:
+                    last_sessions = time.monotonic()
+                    await self.check_sessions()
                 await self.run_due_polls()
                 now = time.monotonic()
                 if now - last_heartbeat >= PRESENCE_HEARTBEAT_SECS:

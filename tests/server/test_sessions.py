@@ -6,13 +6,13 @@ import asyncio
 import datetime as dt
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from auth.models import LoginSession, User
 from auth.sessions import revoke_all_sessions
 from rooms.actions.structure import do_revoke_role
-from tests.conftest import LiveServer
-from tests.factories import PASSWORD, World
+from tests.conftest import LiveServer, live_server
+from tests.factories import PASSWORD, World, build_world
 from tests.forms import post_form
 from tests.wsclient import ProtocolClient
 
@@ -47,13 +47,17 @@ async def test_sign_out_everywhere_and_deactivation(server: LiveServer, world: W
         assert await revoke_all_sessions(session, world.id("marie")) == 1
     assert await closed_within(marie, 5) == 4001
 
-    paul = await ProtocolClient.connect(server.ws_url, world.cookies["paul"])
-    async with server.state.db.transaction() as session:
-        await session.execute(
-            update(User).where(User.id == world.id("paul")).values(is_active=False)
-        )
-    # No announcement for this one: the hub's session check finds it on its timer.
-    assert await closed_within(paul, server.settings.hub_poll_secs + 3) == 4001
+
+async def test_deactivation_made_in_the_database_closes_sockets(database_url: str) -> None:
+    """No announcement for this one: the hub's session check finds it on its timer."""
+    async with live_server(database_url, hub_poll_secs=0.2, session_check_secs=1) as server:
+        world = await build_world(server.state.db)
+        paul = await ProtocolClient.connect(server.ws_url, world.cookies["paul"])
+        async with server.state.db.transaction() as session:
+            await session.execute(
+                update(User).where(User.id == world.id("paul")).values(is_active=False)
+            )
+        assert await closed_within(paul, 4) == 4001
 
 
 async def test_idle_and_expired_sessions_are_refused(server: LiveServer, world: World) -> None:
@@ -133,3 +137,35 @@ async def test_sign_in_is_throttled_per_address(server: LiveServer, world: World
             http, "/connexion", {"email": "marie@test.atelier", "password": PASSWORD}
         )
         assert blocked.status_code == 429
+
+
+async def test_open_sockets_keep_their_sessions_in_use(server: LiveServer, world: World) -> None:
+    """The hub's session check records use of the sessions under open sockets, writing
+    each at most once per ``TOUCH_EVERY`` (not on every check)."""
+    marie = await ProtocolClient.connect(server.ws_url, world.cookies["marie"])
+    ten_minutes_ago = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+
+    async def seen() -> dt.datetime:
+        async with server.state.db.read() as session:
+            login = await session.scalar(
+                select(LoginSession).where(LoginSession.user_id == world.id("marie"))
+            )
+            assert login is not None
+            assert login.last_seen_at is not None
+            return login.last_seen_at.replace(tzinfo=dt.UTC)
+
+    async def set_seen(moment: dt.datetime) -> None:
+        async with server.state.db.transaction() as session:
+            await session.execute(
+                update(LoginSession)
+                .where(LoginSession.user_id == world.id("marie"))
+                .values(last_seen_at=moment)
+            )
+
+    await set_seen(ten_minutes_ago)
+    await server.state.hub.check_sessions()
+    assert await seen() > ten_minutes_ago + dt.timedelta(minutes=9)
+    await set_seen(ten_minutes_ago)
+    await server.state.hub.check_sessions()  # written a moment ago by this process
+    assert abs(await seen() - ten_minutes_ago) < dt.timedelta(seconds=1)
+    await marie.close()

@@ -27,13 +27,38 @@ class Follow:
 
 
 class Connection:
+    """Per socket: what the hub and the gateway need, and no idle task.
+
+    Memory per idle socket is a target (docs/performance.md, finding 7): the writer task
+    exists only while frames wait (the direct path writes the others at once), and the
+    futures the endpoint, the replays and ``flush`` wait on are made only when waited on.
+    """
+
+    __slots__ = (
+        "_direct",
+        "_drained",
+        "_limit",
+        "_queue",
+        "_send",
+        "_stopped",
+        "_writer",
+        "access",
+        "closed",
+        "ended",
+        "locale",
+        "overflowed",
+        "rooms",
+        "session_id",
+        "user_id",
+        "user_name",
+    )
+
     def __init__(
         self,
         user_id: int,
         user_name: str,
         *,
         send: Callable[[str], Awaitable[None]],
-        on_overflow: Callable[[], None],
         limit: int,
         locale: str = "fr",
         session_id: str = "",
@@ -41,48 +66,75 @@ class Connection:
     ) -> None:
         self.user_id = user_id
         self.session_id = session_id
-        # Set by the hub when the sign-in session behind this socket ends.
-        self.ended = asyncio.Event()
         self.user_name = user_name
         self.locale = locale
         self.rooms: dict[int, Follow] = {}
         # The member's access per room, with the monotonic time it was read
         # (``Session.room_access``); emptied when their roles or exclusions change.
         self.access: dict[int, tuple[RoomAccess, float]] = {}
+        self.closed = False
+        # Why the endpoint must close the socket: the sign-in session behind it ended
+        # (set by the hub), or the member stopped reading (a durable frame did not fit).
+        self.ended = False
+        self.overflowed = False
         self._send = send
         # server/wire.py: writes a frame to the socket at once, when nothing is queued.
         self._direct = direct
-        self._sending = False
-        self._on_overflow = on_overflow
         self._limit = limit
         self._queue: collections.deque[str] = collections.deque()
-        self._ready = asyncio.Event()
-        self._drained = asyncio.Event()
-        self.closed = False
+        self._writer: asyncio.Task[None] | None = None
+        self._drained: asyncio.Future[None] | None = None
+        self._stopped: asyncio.Future[None] | None = None
+
+    # -- the endpoint's side ---------------------------------------------------------
+    def end(self) -> None:
+        """The sign-in session ended: the endpoint closes the socket (4001)."""
+        self.ended = True
+        self._stop()
+
+    def stopped(self) -> asyncio.Future[None]:
+        """Resolved when the socket must close (session ended, overflow, write failed)."""
+        if self._stopped is None:
+            self._stopped = asyncio.get_running_loop().create_future()
+            if self.ended or self.overflowed:
+                self._stopped.set_result(None)
+        return self._stopped
+
+    def shut(self) -> None:
+        """The endpoint is closing: stop writing, release whoever waits."""
+        self.closed = True
+        if self._writer is not None:
+            self._writer.cancel()
+        self._wake_drained()
+
+    def _stop(self) -> None:
+        if self._stopped is not None and not self._stopped.done():
+            self._stopped.set_result(None)
 
     # -- enqueueing (synchronous: called from the hub's dispatch) --------------------
     def offer(self, frame: str) -> None:
         """Queue a durable frame; overflowing closes the connection."""
         if self.closed:
             return
-        if not self._queue and not self._sending and self._direct and self._direct(frame):
+        if self._writer is None and self._direct and self._direct(frame):
             return
         if len(self._queue) >= self._limit:
             self.closed = True
-            self._on_overflow()
+            self.overflowed = True
+            self._stop()
             return
         self._queue.append(frame)
-        self._ready.set()
+        self._start_writer()
 
     def offer_ephemeral(self, frame: str) -> None:
         """Queue a frame that may be dropped (typing, presence) when the queue is half full."""
         if self.closed:
             return
-        if not self._queue and not self._sending and self._direct and self._direct(frame):
+        if self._writer is None and self._direct and self._direct(frame):
             return
         if len(self._queue) < self._limit // 2:
             self._queue.append(frame)
-            self._ready.set()
+            self._start_writer()
 
     def deliver(self, room_id: int, seq: int, frame: str) -> bool:
         """Deliver a room event in order; returns False when a gap needs a catch-up."""
@@ -104,14 +156,12 @@ class Connection:
     async def wait_capacity(self) -> None:
         """Wait until the queue is a quarter full at most (catch-up backpressure)."""
         while len(self._queue) > self._limit // 4 and not self.closed:
-            self._drained.clear()
-            await self._drained.wait()
+            await self._wait_drained()
 
     async def flush(self) -> None:
         """Wait until the writer has sent what is queued (callers bound the wait)."""
-        while self._queue and not self.closed:
-            self._drained.clear()
-            await self._drained.wait()
+        while (self._queue or self._writer is not None) and not self.closed:
+            await self._wait_drained()
 
     @property
     def crowded(self) -> bool:
@@ -122,22 +172,37 @@ class Connection:
     def backlog(self) -> int:
         return len(self._queue)
 
-    # -- sending (the connection's writer task) --------------------------------------
-    async def run_sender(self) -> None:
-        """Write queued frames to the socket until the connection closes."""
+    async def _wait_drained(self) -> None:
+        if self._drained is None or self._drained.done():
+            self._drained = asyncio.get_running_loop().create_future()
+        await self._drained
+
+    def _wake_drained(self) -> None:
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+    # -- sending (a task only while frames wait) -------------------------------------
+    def _start_writer(self) -> None:
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write())
+
+    async def _write(self) -> None:
+        """Write the queued frames, in order, then end (the direct path takes over)."""
         queue = self._queue
-        while not self.closed:
-            await self._ready.wait()
-            while queue:
+        try:
+            while queue and not self.closed:
                 frame = queue.popleft()
                 if not (self._direct and self._direct(frame)):
                     # Flow control (or no direct path): the server's send waits for room.
-                    self._sending = True
-                    try:
-                        await self._send(frame)
-                    finally:
-                        self._sending = False
+                    await self._send(frame)
                 if len(queue) <= self._limit // 4:
-                    self._drained.set()
-            self._ready.clear()
-            self._drained.set()
+                    self._wake_drained()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The socket is gone: the endpoint closes and unregisters it.
+            self.closed = True
+            self._stop()
+        finally:
+            self._writer = None
+            self._wake_drained()

@@ -47,13 +47,14 @@ from auth.roles import Permission
 from auth.sessions import live_session_ids
 from documents import actions as draft_actions
 from documents import crdt
-from documents.errors import DocumentsError
-from documents.models import DraftUpdate
+from documents.errors import DocumentsError, DraftNotFound
+from documents.models import Draft, DraftUpdate
 from rooms.access import access_draft
-from rooms.errors import RoomsError
+from rooms.errors import NotAllowed, RoomsError
 from server import errors
 from server.broker import RESYNC, Broker
 from server.database import Database
+from server.wire import RAW_SEND, OutgoingBytes, direct_writer
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +75,20 @@ class DraftSocket:
         self.client_ids: set[int] = set()
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.closing: tuple[int, str] | None = None
+        # server/wire.py: a broadcast is framed once and written straight to the socket
+        # while nothing waits in the queue (``_sending``: the writer holds a message).
+        self._direct = direct_writer(websocket.scope.get(RAW_SEND))
+        self._sending = False
 
     def send(self, message: bytes) -> None:
         if self.closing is not None:
+            return
+        if (
+            self._direct is not None
+            and not self._sending
+            and self.queue.empty()
+            and self._direct(message)
+        ):
             return
         if self.queue.qsize() >= SEND_QUEUE_LIMIT:
             # It stopped reading: drop it; on reconnect, sync brings it up to date.
@@ -91,7 +103,12 @@ class DraftSocket:
 
     async def run_sender(self) -> None:
         while (message := await self.queue.get()) is not None:
-            await self.websocket.send_bytes(message)
+            self._sending = True
+            try:
+                if not (self._direct is not None and self._direct(message)):
+                    await self.websocket.send_bytes(message)
+            finally:
+                self._sending = False
 
 
 class DraftRoom:
@@ -104,10 +121,11 @@ class DraftRoom:
         self.floor = last_id  # every logged update up to here is in ``doc``
         self.unload: asyncio.TimerHandle | None = None
         # Group commit: updates waiting for the next write, and the task writing them.
-        self.pending: list[tuple[int, bytes, asyncio.Future[int]]] = []
+        self.pending: list[tuple[DraftSocket, bytes, asyncio.Future[int]]] = []
         self.writer: asyncio.Task[None] | None = None
 
     def broadcast(self, message: bytes, *, skip: DraftSocket | None = None) -> None:
+        message = OutgoingBytes(message)  # framed once for all the sockets
         for socket in tuple(self.sockets):
             if socket is not skip:
                 socket.send(message)
@@ -265,6 +283,9 @@ class DraftHub:
             last_sessions = time.monotonic()
             try:
                 await self.check_sessions()
+                # A mandate's end date changes rights without an announcement.
+                for room in list(self.rooms.values()):
+                    await self.recheck(room)
             except Exception:
                 log.exception("draft session check failed")
 
@@ -343,7 +364,7 @@ class DraftHub:
             socket.close(CLOSE_READ_ONLY, "read_only")
             return
         try:
-            update_id = await self._store(room, socket.user_id, update)
+            update_id = await self._store(room, socket, update)
         except (DocumentsError, RoomsError) as exc:
             code = (
                 CLOSE_READ_ONLY if exc.code in ("forbidden", "draft_locked") else CLOSE_BAD_UPDATE
@@ -355,13 +376,18 @@ class DraftHub:
         room.doc.apply_update(update)
         room.broadcast(create_update_message(update), skip=socket)
 
-    async def _store(self, room: DraftRoom, user_id: int, update: bytes) -> int:
+    async def _store(self, room: DraftRoom, socket: DraftSocket, update: bytes) -> int:
         """Make ``update`` durable; its id once committed. Updates arriving while a write
         is under way wait for the next one, and go in together (group commit): one
-        transaction, one access check per editor and one snapshot check for the batch,
-        so fifty people typing cost a few writes a second, not 250."""
+        transaction, one read of the draft and one snapshot check for the batch, so fifty
+        people typing cost a few writes a second, not 250.
+
+        The right to edit is the socket's ``can_edit``, read when it opened and again
+        whenever the member's roles change (``access_changed``), the draft is locked or
+        reopened (``recheck``) and every ``session_check_secs``; the lock itself is read
+        in the transaction (``check_store_update``)."""
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        room.pending.append((user_id, update, done))
+        room.pending.append((socket, update, done))
         if room.writer is None or room.writer.done():
             room.writer = asyncio.create_task(self._write(room))
         return await done
@@ -372,24 +398,18 @@ class DraftHub:
             results: list[int | Exception] = []
             try:
                 async with self.db.transaction() as session:
-                    refused: dict[int, Exception | None] = {}
-                    draft = None
-                    for user_id, update, _ in batch:
-                        if user_id not in refused:
-                            try:
-                                access = await access_draft(
-                                    session, user_id, room.draft_id, Permission.EDIT_DRAFT
-                                )
-                                draft, refused[user_id] = access.draft, None
-                            except (DocumentsError, RoomsError) as exc:
-                                refused[user_id] = exc
-                        if (problem := refused[user_id]) is not None or draft is None:
-                            results.append(problem or RuntimeError("no draft"))
+                    draft = await session.get(Draft, room.draft_id)
+                    for socket, update, _ in batch:
+                        if draft is None:
+                            results.append(DraftNotFound(draft_id=room.draft_id))
+                            continue
+                        if not socket.can_edit:
+                            results.append(NotAllowed(permission=Permission.EDIT_DRAFT.value))
                             continue
                         try:
                             results.append(
                                 await draft_actions.check_store_update(
-                                    session, draft, update, author_id=user_id
+                                    session, draft, update, author_id=socket.user_id
                                 )
                             )
                         except DocumentsError as exc:  # this update only: nothing was written

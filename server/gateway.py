@@ -25,7 +25,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from auth.roles import Permission
@@ -112,48 +111,13 @@ def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
 class Session:
     """One authenticated connection: reads frames, dispatches them, reports errors."""
 
+    __slots__ = ("conn", "errors", "state", "websocket")
+
     def __init__(self, state: AppState, websocket: WebSocket, conn: Connection) -> None:
         self.state = state
         self.websocket = websocket
         self.conn = conn
         self.errors: list[float] = []
-        self.handlers: dict[str, Callable[[Command], Awaitable[None]]] = {
-            "subscribe": self.on_subscribe,
-            "unsubscribe": self.on_unsubscribe,
-            "send": self.on_send,
-            "edit": self.on_edit,
-            "delete": self.on_delete,
-            "react": self.on_react,
-            "typing": self.on_typing,
-            "read": self.on_read,
-            "topic.rename": self.on_topic_rename,
-            "messages.move": self.on_messages_move,
-            "ping": self.on_ping,
-            "message.hide": self.on_message_hide,
-            "message.restore": self.on_message_restore,
-            "message.pin": self.on_message_pin,
-            "message.unpin": self.on_message_pin,
-            "message.flag": self.on_message_flag,
-            "flags.dismiss": self.on_flags_dismiss,
-            "room.lock": self.on_room_lock,
-            "room.unlock": self.on_room_lock,
-            "room.slow_mode": self.on_room_slow_mode,
-            "room.update": self.on_room_update,
-            "announcement.post": self.on_announcement_post,
-            "announcement.ack": self.on_announcement_ack,
-            "member.mute": self.on_member_mute,
-            "member.unmute": self.on_member_unmute,
-            "member.remove": self.on_member_remove,
-            "member.readmit": self.on_member_readmit,
-            "member.block": self.on_member_block,
-            "member.unblock": self.on_member_block,
-            "poll.create": self.on_poll_create,
-            "poll.vote": self.on_poll_vote,
-            "poll.close": self.on_poll_close,
-            "poll.extend": self.on_poll_extend,
-            "proxy.give": self.on_proxy_give,
-            "proxy.revoke": self.on_proxy_revoke,
-        }
 
     @property
     def user_id(self) -> int:
@@ -168,20 +132,20 @@ class Session:
         now = time.monotonic()
         self.errors = [t for t in self.errors if now - t < ABUSE_WINDOW_SECS] + [now]
 
-    async def room_access(
-        self, session: AsyncSession, room_id: int, permission: Permission
-    ) -> RoomAccess:
-        """The member's access to ``room_id``, read at most every ``ACCESS_TTL_SECS``.
+    async def room_access(self, room_id: int, permission: Permission) -> RoomAccess:
+        """The member's access to ``room_id``, read at most every ``ACCESS_TTL_SECS``
+        (no session at all when it is kept).
 
         Only a granted access is kept: a refusal is read again on the next frame.
         """
         now = time.monotonic()
         kept = self.conn.access.get(room_id)
         if kept is None or now - kept[1] >= ACCESS_TTL_SECS:
-            access = await access_room(session, self.user_id, room_id)
-            # Out of the session: its rollback (a refused write) must not expire the
-            # room's attributes under the kept access.
-            session.expunge(access.room)
+            async with self.state.db.read() as session:
+                access = await access_room(session, self.user_id, room_id)
+                # Out of the session: a later rollback must not expire the room's
+                # attributes under the kept access.
+                session.expunge(access.room)
             self.conn.access[room_id] = (access, now)
         else:
             access = kept[0]
@@ -206,7 +170,7 @@ class Session:
                     wait = self.state.rate_limiter.take(self.user_id)
                     if wait:
                         raise errors.RateLimited(wait)
-                await self.handlers[command.type](command)
+                await HANDLERS[command.type](self, command)
             except (ProtocolError, RoomsError, errors.RateLimited) as exc:
                 request_id = command.id if command else getattr(exc, "request_id", None)
                 self.fail(exc, request_id)
@@ -224,8 +188,7 @@ class Session:
     async def on_subscribe(self, command: Command) -> None:
         for room_id, after_seq in command["rooms"]:
             try:
-                async with self.state.db.read() as session:
-                    await self.room_access(session, room_id, Permission.READ_ROOM)
+                await self.room_access(room_id, Permission.READ_ROOM)
             except RoomsError as exc:
                 self.fail(exc, command.id)
                 continue
@@ -238,8 +201,7 @@ class Session:
         self.ack(command)
 
     async def on_send(self, command: Command) -> None:
-        async with self.state.db.read() as session:
-            access = await self.room_access(session, command["room_id"], Permission.POST_MESSAGE)
+        access = await self.room_access(command["room_id"], Permission.POST_MESSAGE)
         # Written with the other sends waiting (group commit: server/posting.py).
         posted = await self.state.poster.post(
             PostRequest(
@@ -314,8 +276,8 @@ class Session:
         room_id = command["room_id"]
         if room_id not in self.conn.rooms:
             return
+        access = await self.room_access(room_id, Permission.POST_MESSAGE)
         async with self.state.db.read() as session:
-            access = await self.room_access(session, room_id, Permission.POST_MESSAGE)
             try:
                 await check_can_write(session, access)
             except RoomsError:
@@ -573,6 +535,46 @@ class Session:
         self.ack(command, room_id=command["room_id"], proxy_id=command["proxy_id"], seq=seq)
 
 
+# One table for the process (not a dict of bound methods per socket): frame type -> handler.
+HANDLERS: dict[str, Callable[[Session, Command], Awaitable[None]]] = {
+    "subscribe": Session.on_subscribe,
+    "unsubscribe": Session.on_unsubscribe,
+    "send": Session.on_send,
+    "edit": Session.on_edit,
+    "delete": Session.on_delete,
+    "react": Session.on_react,
+    "typing": Session.on_typing,
+    "read": Session.on_read,
+    "topic.rename": Session.on_topic_rename,
+    "messages.move": Session.on_messages_move,
+    "ping": Session.on_ping,
+    "message.hide": Session.on_message_hide,
+    "message.restore": Session.on_message_restore,
+    "message.pin": Session.on_message_pin,
+    "message.unpin": Session.on_message_pin,
+    "message.flag": Session.on_message_flag,
+    "flags.dismiss": Session.on_flags_dismiss,
+    "room.lock": Session.on_room_lock,
+    "room.unlock": Session.on_room_lock,
+    "room.slow_mode": Session.on_room_slow_mode,
+    "room.update": Session.on_room_update,
+    "announcement.post": Session.on_announcement_post,
+    "announcement.ack": Session.on_announcement_ack,
+    "member.mute": Session.on_member_mute,
+    "member.unmute": Session.on_member_unmute,
+    "member.remove": Session.on_member_remove,
+    "member.readmit": Session.on_member_readmit,
+    "member.block": Session.on_member_block,
+    "member.unblock": Session.on_member_block,
+    "poll.create": Session.on_poll_create,
+    "poll.vote": Session.on_poll_vote,
+    "poll.close": Session.on_poll_close,
+    "poll.extend": Session.on_poll_extend,
+    "proxy.give": Session.on_proxy_give,
+    "proxy.revoke": Session.on_proxy_revoke,
+}
+
+
 async def chat_endpoint(websocket: WebSocket) -> None:
     state: AppState = websocket.app.state.atelier
     if not origin_allowed(websocket, state.settings.allowed_origins):
@@ -590,12 +592,10 @@ async def chat_endpoint(websocket: WebSocket) -> None:
     await websocket.accept()
     user, session_id = found
 
-    overflowed = asyncio.Event()
     conn = Connection(
         user.id,
         user.display_name,
         send=websocket.send_text,
-        on_overflow=overflowed.set,
         limit=state.settings.send_queue_limit,
         locale=user.locale,
         session_id=session_id,
@@ -614,26 +614,20 @@ async def chat_endpoint(websocket: WebSocket) -> None:
         )
     )
     session = Session(state, websocket, conn)
-    tasks = {
-        asyncio.create_task(conn.run_sender()),
-        asyncio.create_task(session.receive_loop()),
-        asyncio.create_task(overflowed.wait()),
-        asyncio.create_task(conn.ended.wait()),
-    }
+    # One task reads; writing needs none while the socket keeps up (server/connection.py).
+    reader = asyncio.create_task(session.receive_loop())
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({reader, conn.stopped()}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        conn.closed = True
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
-                await task
+        conn.shut()
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
+            await reader
         await state.hub.unregister(conn)
-    if conn.ended.is_set():
+    if conn.ended:
         # Signed out, session revoked or account deactivated.
         await _close(websocket, errors.CLOSE_SESSION_ENDED, within=1.0)
-    elif overflowed.is_set():
+    elif conn.overflowed:
         # The member stopped reading: the close frame may never get through a full
         # socket, so it gets a moment and then the connection is dropped. The client
         # resumes from its last seq when it comes back.

@@ -303,7 +303,7 @@ class Hub:
             ended = data.get("sessions")
             for conn in conns:
                 if ended is None or conn.session_id in ended:
-                    conn.ended.set()
+                    conn.end()
         elif data.get("op") == "access_changed":
             for conn in conns:
                 conn.access.clear()
@@ -346,7 +346,7 @@ class Hub:
             self._touched[i] = now
         for conn in conns:
             if conn.session_id not in live:
-                conn.ended.set()
+                conn.end()
 
     async def run_due_polls(self) -> None:
         """Open scheduled polls, send reminders, close polls past their deadline: one

@@ -25,19 +25,29 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.protocol import State
 
 _FIN_TEXT = 0x81
+_FIN_BINARY = 0x82
 # The ASGI scope key where the app's outer middleware keeps the server's own ``send``.
 RAW_SEND = "atelier.raw_send"
 
 
 def text_frame(payload: bytes) -> bytes:
     """An unmasked, final WebSocket text frame (RFC 6455 §5.2): what a server sends."""
+    return _frame(_FIN_TEXT, payload)
+
+
+def binary_frame(payload: bytes) -> bytes:
+    """The same for a binary message (the drafts' Yjs protocol)."""
+    return _frame(_FIN_BINARY, payload)
+
+
+def _frame(first: int, payload: bytes) -> bytes:
     size = len(payload)
     if size < 126:
-        header = struct.pack("!BB", _FIN_TEXT, size)
+        header = struct.pack("!BB", first, size)
     elif size < 1 << 16:
-        header = struct.pack("!BBH", _FIN_TEXT, 126, size)
+        header = struct.pack("!BBH", first, 126, size)
     else:
-        header = struct.pack("!BBQ", _FIN_TEXT, 127, size)
+        header = struct.pack("!BBQ", first, 127, size)
     return header + payload
 
 
@@ -50,11 +60,23 @@ class Outgoing(str):
         return text_frame(self.encode())
 
 
-def wire_of(frame: str) -> bytes:
-    return frame.wire if isinstance(frame, Outgoing) else text_frame(frame.encode())
+class OutgoingBytes(bytes):
+    """A binary message (a draft's update or awareness) framed once for every socket."""
+
+    @cached_property
+    def wire(self) -> bytes:
+        return binary_frame(self)
 
 
-def direct_writer(asgi_send: Any) -> Callable[[str], bool] | None:
+def wire_of(frame: str | bytes) -> bytes:
+    if isinstance(frame, Outgoing | OutgoingBytes):
+        return frame.wire
+    if isinstance(frame, bytes):
+        return binary_frame(frame)
+    return text_frame(frame.encode())
+
+
+def direct_writer(asgi_send: Any) -> Callable[[str | bytes], bool] | None:
     """``write(frame) -> bool`` for the socket behind ``asgi_send``: ``True`` once the
     frame is handed to the transport, ``False`` when the caller must use ``send`` (then
     nothing was written). ``None`` when the socket is not one this can write to."""
@@ -65,7 +87,7 @@ def direct_writer(asgi_send: Any) -> Callable[[str], bool] | None:
         return None
     transport, writable, conn = protocol.transport, protocol.writable, protocol.conn
 
-    def write(frame: str) -> bool:
+    def write(frame: str | bytes) -> bool:
         if (
             not writable.is_set()
             or protocol.close_sent

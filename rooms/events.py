@@ -24,9 +24,10 @@ moderation frames only moderators or the member concerned may see).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.base import emit, utcnow
@@ -153,14 +154,59 @@ async def record(
     return seq, append(session, room_id, seq, event_type, payload, message_id=message_id)
 
 
+_ROOMS = Room.__table__
+_ADVANCE = (
+    update(_ROOMS)
+    .where(_ROOMS.c.id == bindparam("room"), _ROOMS.c.last_seq == bindparam("before"))
+    .values(last_seq=bindparam("after"))
+)
+_APPEND = insert(RoomEvent.__table__)
+
+
 async def advance(session: AsyncSession, room_id: int, *, before: int, after: int) -> None:
     """Move the room's position from ``before`` to ``after`` for events the caller
-    appends itself (:func:`append`), holding the room lock since it read ``before``."""
-    result = await session.execute(
-        update(Room).where(Room.id == room_id, Room.last_seq == before).values(last_seq=after)
-    )
+    appends itself (:func:`append_many`), holding the room lock since it read ``before``."""
+    connection = await session.connection()
+    result = await connection.execute(_ADVANCE, {"room": room_id, "before": before, "after": after})
     if result.rowcount != 1:  # pragma: no cover - guarded by the room lock
         raise RuntimeError("room sequence moved under its lock")
+
+
+async def append_many(session: AsyncSession, events: list[Appended]) -> None:
+    """Store events at the positions :func:`advance` took, in one statement (the group
+    commit of messages), and queue each for publication after commit."""
+    if not events:
+        return
+    now = utcnow()
+    rows = []
+    for event in events:
+        frame = dumps(
+            {"type": event.type, "room_id": event.room_id, "seq": event.seq, **event.payload}
+        )
+        rows.append(
+            {
+                "room_id": event.room_id,
+                "seq": event.seq,
+                "type": event.type,
+                "message_id": event.message_id,
+                "data": frame,
+                "created_at": now,
+            }
+        )
+        emit(session, durable_channel(event.room_id, event.seq), frame)
+    connection = await session.connection()
+    await connection.execute(_APPEND, rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """An event for :func:`append_many`."""
+
+    room_id: int
+    seq: int
+    type: str
+    payload: dict[str, Any]
+    message_id: int | None = None
 
 
 def append(

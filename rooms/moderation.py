@@ -130,8 +130,10 @@ async def write_state(
 ) -> WriteState:
     """Read :class:`WriteState`; ``lock`` takes the room's row lock (``rooms.events``)."""
     params = {"room_id": access.room.id, "user_id": access.user_id, "client_id": client_id}
+    # On the session's connection: a Core statement, without the ORM's execution path.
+    connection = await session.connection()
     last_seq, blocked, reason, locked_at, slow, muted_until, earlier_id = (
-        await session.execute(_WRITE_STATE[lock], params)
+        await connection.execute(_WRITE_STATE[lock], params)
     ).one()
     return WriteState(
         last_seq=int(last_seq),

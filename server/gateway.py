@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -38,6 +40,7 @@ from rooms.actions.topics import check_move_messages, check_rename_topic
 from rooms.errors import RoomsError
 from rooms.events import room_channel
 from rooms.limits import MAX_MESSAGE_SOURCE_BYTES, MAX_TOPIC_CHARS
+from rooms.models import Room
 from rooms.moderation import check_can_write
 from rooms.validation import clean_topic
 from server import errors
@@ -61,6 +64,7 @@ log = logging.getLogger(__name__)
 
 ABUSE_ERRORS = 30
 ACCESS_TTL_SECS = 60.0
+_KEPT_ROOMS: weakref.WeakValueDictionary[int, Room] = weakref.WeakValueDictionary()
 ABUSE_WINDOW_SECS = 60.0
 WRITE_FRAMES = frozenset(
     {
@@ -146,6 +150,10 @@ class Session:
                 # Out of the session: a later rollback must not expire the room's
                 # attributes under the kept access.
                 session.expunge(access.room)
+            # One ``Room`` per room for every socket of the process (memory per idle
+            # socket is a target); a kept access is only trusted for the room's id.
+            room = _KEPT_ROOMS.setdefault(room_id, access.room)
+            access = dataclasses.replace(access, room=room)
             self.conn.access[room_id] = (access, now)
         else:
             access = kept[0]

@@ -29,9 +29,10 @@ class Follow:
 class Connection:
     """Per socket: what the hub and the gateway need, and no idle task.
 
-    Memory per idle socket is a target (docs/performance.md, finding 7): the writer task
-    exists only while frames wait (the direct path writes the others at once), and the
-    futures the endpoint, the replays and ``flush`` wait on are made only when waited on.
+    Memory per idle socket is a target (docs/performance.md, finding 7): the queue and
+    its writer task exist only while frames wait (the direct path writes the others at
+    once), the future the replays and ``flush`` wait on is made only when waited on, and
+    the endpoint is told to stop by a callback rather than by a task waiting on an event.
     """
 
     __slots__ = (
@@ -40,7 +41,7 @@ class Connection:
         "_limit",
         "_queue",
         "_send",
-        "_stopped",
+        "on_stop",
         "_writer",
         "access",
         "closed",
@@ -81,10 +82,11 @@ class Connection:
         # server/wire.py: writes a frame to the socket at once, when nothing is queued.
         self._direct = direct
         self._limit = limit
-        self._queue: collections.deque[str] = collections.deque()
+        self._queue: collections.deque[str] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._drained: asyncio.Future[None] | None = None
-        self._stopped: asyncio.Future[None] | None = None
+        # Called (once) when the socket must close: session ended, overflow, write failed.
+        self.on_stop: Callable[[], None] | None = None
 
     # -- the endpoint's side ---------------------------------------------------------
     def end(self) -> None:
@@ -92,13 +94,10 @@ class Connection:
         self.ended = True
         self._stop()
 
-    def stopped(self) -> asyncio.Future[None]:
-        """Resolved when the socket must close (session ended, overflow, write failed)."""
-        if self._stopped is None:
-            self._stopped = asyncio.get_running_loop().create_future()
-            if self.ended or self.overflowed:
-                self._stopped.set_result(None)
-        return self._stopped
+    @property
+    def stopping(self) -> bool:
+        """The socket must close (``on_stop`` was or would have been called)."""
+        return self.ended or self.overflowed or self.closed
 
     def shut(self) -> None:
         """The endpoint is closing: stop writing, release whoever waits."""
@@ -108,8 +107,9 @@ class Connection:
         self._wake_drained()
 
     def _stop(self) -> None:
-        if self._stopped is not None and not self._stopped.done():
-            self._stopped.set_result(None)
+        callback, self.on_stop = self.on_stop, None
+        if callback is not None:
+            callback()
 
     # -- enqueueing (synchronous: called from the hub's dispatch) --------------------
     def offer(self, frame: str) -> None:
@@ -118,13 +118,12 @@ class Connection:
             return
         if self._writer is None and self._direct and self._direct(frame):
             return
-        if len(self._queue) >= self._limit:
+        if self.backlog >= self._limit:
             self.closed = True
             self.overflowed = True
             self._stop()
             return
-        self._queue.append(frame)
-        self._start_writer()
+        self._push(frame)
 
     def offer_ephemeral(self, frame: str) -> None:
         """Queue a frame that may be dropped (typing, presence) when the queue is half full."""
@@ -132,9 +131,8 @@ class Connection:
             return
         if self._writer is None and self._direct and self._direct(frame):
             return
-        if len(self._queue) < self._limit // 2:
-            self._queue.append(frame)
-            self._start_writer()
+        if self.backlog < self._limit // 2:
+            self._push(frame)
 
     def deliver(self, room_id: int, seq: int, frame: str) -> bool:
         """Deliver a room event in order; returns False when a gap needs a catch-up."""
@@ -155,7 +153,7 @@ class Connection:
 
     async def wait_capacity(self) -> None:
         """Wait until the queue is a quarter full at most (catch-up backpressure)."""
-        while len(self._queue) > self._limit // 4 and not self.closed:
+        while self.backlog > self._limit // 4 and not self.closed:
             await self._wait_drained()
 
     async def flush(self) -> None:
@@ -166,11 +164,11 @@ class Connection:
     @property
     def crowded(self) -> bool:
         """Half full: replays pause here so live frames keep room to arrive."""
-        return len(self._queue) >= self._limit // 2
+        return self.backlog >= self._limit // 2
 
     @property
     def backlog(self) -> int:
-        return len(self._queue)
+        return len(self._queue) if self._queue is not None else 0
 
     async def _wait_drained(self) -> None:
         if self._drained is None or self._drained.done():
@@ -182,13 +180,15 @@ class Connection:
             self._drained.set_result(None)
 
     # -- sending (a task only while frames wait) -------------------------------------
-    def _start_writer(self) -> None:
+    def _push(self, frame: str) -> None:
+        if self._queue is None:
+            self._queue = collections.deque()
+        self._queue.append(frame)
         if self._writer is None:
-            self._writer = asyncio.get_running_loop().create_task(self._write())
+            self._writer = asyncio.get_running_loop().create_task(self._write(self._queue))
 
-    async def _write(self) -> None:
+    async def _write(self, queue: collections.deque[str]) -> None:
         """Write the queued frames, in order, then end (the direct path takes over)."""
-        queue = self._queue
         try:
             while queue and not self.closed:
                 frame = queue.popleft()
@@ -205,4 +205,6 @@ class Connection:
             self._stop()
         finally:
             self._writer = None
+            if not queue:
+                self._queue = None
             self._wake_drained()

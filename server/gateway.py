@@ -622,15 +622,24 @@ async def chat_endpoint(websocket: WebSocket) -> None:
         )
     )
     session = Session(state, websocket, conn)
-    # One task reads; writing needs none while the socket keeps up (server/connection.py).
-    reader = asyncio.create_task(session.receive_loop())
+    # This task reads; writing needs none while the socket keeps up (server/connection.py).
+    # When the socket must close (session ended, overflow), the connection interrupts
+    # the read by cancelling this task, which then closes the socket with its code.
+    endpoint = asyncio.current_task()
+    assert endpoint is not None  # noqa: S101
+    conn.on_stop = endpoint.cancel
     try:
-        await asyncio.wait({reader, conn.stopped()}, return_when=asyncio.FIRST_COMPLETED)
+        if not conn.stopping:
+            await session.receive_loop()
+    except asyncio.CancelledError:
+        if not conn.stopping:
+            raise  # the server is shutting down
+        endpoint.uncancel()
+    except (WebSocketDisconnect, Exception):
+        log.debug("chat socket of user %s ended by an error", user.id, exc_info=True)
     finally:
+        conn.on_stop = None
         conn.shut()
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
-            await reader
         await state.hub.unregister(conn)
     if conn.ended:
         # Signed out, session revoked or account deactivated.

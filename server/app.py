@@ -211,6 +211,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # for ~140 ms under load (docs/performance.md, finding 5).
         gc.collect()
         gc.freeze()
+        poster = Poster(db)
         app.state.atelier = AppState(
             settings=settings,
             db=db,
@@ -220,11 +221,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             mailer=mailer,
             oidc=oidc_client,
             drafts=drafts,
-            poster=Poster(db),
+            poster=poster,
         )
         try:
             yield
         finally:
+            await poster.stop()
             await drafts.stop()
             await hub.stop()
             await broker.disconnect()

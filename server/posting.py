@@ -15,6 +15,7 @@ per transaction, so that one bad request cannot refuse the others.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from sqlalchemy.exc import IntegrityError
@@ -64,18 +65,29 @@ class Poster:
             for (_, done), result in zip(batch, results, strict=True):
                 _settle(done, result)
 
+    async def stop(self) -> None:
+        """Let the batch being written finish (at shutdown, before the engine closes)."""
+        if self._writer is not None and not self._writer.done():
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._writer), 5.0)
+
     async def _write_alone(self, request: PostRequest, done: asyncio.Future[Posted]) -> None:
+        """Never raises: every sender gets an answer, whatever happens here."""
         try:
             async with self.db.transaction() as session:
                 (result,) = await message_actions.check_post_many(session, [request])
         except IntegrityError as exc:
             # The same client id committed meanwhile (another process, or another room):
             # answer with that message.
-            async with self.db.read() as session:
-                found = await message_actions.find_by_client_id(
-                    session, request.access.user_id, request.client_id
-                )
-            _settle(done, found if found is not None else exc)
+            try:
+                async with self.db.read() as session:
+                    found = await message_actions.find_by_client_id(
+                        session, request.access.user_id, request.client_id
+                    )
+            except Exception as lookup_failed:
+                _settle(done, lookup_failed)
+            else:
+                _settle(done, found if found is not None else exc)
         except Exception as exc:
             _settle(done, exc)
         else:

@@ -1,8 +1,10 @@
 """Room events: the append-only, per-room ordered log, and their wire shapes.
 
-``record()`` is the one way an event enters a room: it takes the next ``seq`` from
+``record()`` is how an event enters a room: it takes the next ``seq`` from
 ``rooms.last_seq`` in the caller's transaction, stores the frame in ``room_events`` and
-queues it on the outbox (``auth.base.emit``) for publication after commit. The stored
+queues it on the outbox (``auth.base.emit``) for publication after commit. The group
+commit of messages does the same for a batch: ``advance()`` moves the position once,
+``append_many()`` stores and queues the frames. The stored
 ``data`` *is* the frame sent to clients, so a catch-up replays exactly the bytes the live
 stream carried.
 
@@ -151,7 +153,27 @@ async def record(
         .returning(Room.last_seq)
     )
     seq = int(result.scalar_one())
-    return seq, append(session, room_id, seq, event_type, payload, message_id=message_id)
+    frame = _frame_queued(session, room_id, seq, event_type, payload)
+    session.add(
+        RoomEvent(
+            room_id=room_id,
+            seq=seq,
+            type=event_type,
+            message_id=message_id,
+            data=frame,
+            created_at=utcnow(),
+        )
+    )
+    return seq, frame
+
+
+def _frame_queued(
+    session: AsyncSession, room_id: int, seq: int, event_type: str, payload: dict[str, Any]
+) -> str:
+    """The event's frame, queued for publication after commit."""
+    frame = dumps({"type": event_type, "room_id": room_id, "seq": seq, **payload})
+    emit(session, durable_channel(room_id, seq), frame)
+    return frame
 
 
 _ROOMS = Room.__table__
@@ -178,22 +200,17 @@ async def append_many(session: AsyncSession, events: list[Appended]) -> None:
     if not events:
         return
     now = utcnow()
-    rows = []
-    for event in events:
-        frame = dumps(
-            {"type": event.type, "room_id": event.room_id, "seq": event.seq, **event.payload}
-        )
-        rows.append(
-            {
-                "room_id": event.room_id,
-                "seq": event.seq,
-                "type": event.type,
-                "message_id": event.message_id,
-                "data": frame,
-                "created_at": now,
-            }
-        )
-        emit(session, durable_channel(event.room_id, event.seq), frame)
+    rows = [
+        {
+            "room_id": event.room_id,
+            "seq": event.seq,
+            "type": event.type,
+            "message_id": event.message_id,
+            "data": _frame_queued(session, event.room_id, event.seq, event.type, event.payload),
+            "created_at": now,
+        }
+        for event in events
+    ]
     connection = await session.connection()
     await connection.execute(_APPEND, rows)
 
@@ -207,32 +224,6 @@ class Appended:
     type: str
     payload: dict[str, Any]
     message_id: int | None = None
-
-
-def append(
-    session: AsyncSession,
-    room_id: int,
-    seq: int,
-    event_type: str,
-    payload: dict[str, Any],
-    *,
-    message_id: int | None = None,
-) -> str:
-    """Store the event at ``seq`` (taken by :func:`record` or :func:`advance`) and queue
-    it for publication after commit; returns its frame."""
-    frame = dumps({"type": event_type, "room_id": room_id, "seq": seq, **payload})
-    session.add(
-        RoomEvent(
-            room_id=room_id,
-            seq=seq,
-            type=event_type,
-            message_id=message_id,
-            data=frame,
-            created_at=utcnow(),
-        )
-    )
-    emit(session, durable_channel(room_id, seq), frame)
-    return frame
 
 
 async def redact(session: AsyncSession, message_id: int, redacted: dict[str, Any]) -> None:

@@ -150,10 +150,10 @@ class DraftHub:
         poll_secs: float = 5.0,
         session_check_secs: float = 60.0,
     ) -> None:
-        self.session_check_secs = session_check_secs
         self.db = db
         self.broker = broker
         self.poll_secs = poll_secs
+        self.session_check_secs = session_check_secs
         self.rooms: dict[int, DraftRoom] = {}
         self._loading: dict[int, asyncio.Lock] = {}
         self._tasks: list[asyncio.Task[None]] = []

@@ -337,13 +337,12 @@ class Hub:
             async with self.db.read() as session:
                 live |= await live_session_ids(session, ids[start : start + 500])
         now = time.monotonic()
-        due = [i for i in ids if i in live and now - self._touched.get(i, -1e9) >= TOUCH_SECS]
+        touched = {i: self._touched.get(i, -TOUCH_SECS) for i in ids if i in live}
+        due = [i for i, last in touched.items() if now - last >= TOUCH_SECS]
         for start in range(0, len(due), 500):
             async with self.db.transaction() as session:
                 await touch_sessions(session, due[start : start + 500])
-        self._touched = {i: self._touched.get(i, now) for i in ids if i in live}
-        for i in due:
-            self._touched[i] = now
+        self._touched = touched | dict.fromkeys(due, now)
         for conn in conns:
             if conn.session_id not in live:
                 conn.end()

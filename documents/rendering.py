@@ -111,11 +111,43 @@ def sanitise(html: str) -> str:
     )
 
 
+# One line of letters, digits, spaces and plain punctuation, starting with a letter: no
+# block or inline rule of markdown can apply and no character needs escaping. Only a link
+# could change it: a scheme (``https:``; so a colon must be followed by a space) or a
+# bare domain (``laregion.fr``, ``//intranet``), which ``linkify.test`` tells — asked
+# only when a dot is followed by a letter or digit, or there is a slash.
+_PLAIN = re.compile(r"[^\W\d_](?:[^\W_]|[ ,.;!?'’()«»…—–%/°€+=#-]|:(?= ))*")
+_LINK_HINT = re.compile(r"\.[^\W_]|/")
+_NO_MENTION: frozenset[int] = frozenset()
+
+
+def plain_html(source: str) -> str | None:
+    """The HTML of a message that is plain text, or ``None`` when markdown must render it.
+
+    Most chat messages are a plain sentence, and markdown-it plus nh3 cost about 100 µs
+    each time; the result is the same (``tests/documents/test_plain_text.py`` checks it
+    against the full path).
+    """
+    if not _PLAIN.fullmatch(source) or source.endswith(" "):
+        return None
+    if _LINK_HINT.search(source) and _MD.linkify.test(source):
+        return None
+    return f"<p>{source}</p>\n"
+
+
 def render_markdown(source: str, *, mentions: Mapping[str, int] | None = None) -> Rendered:
     """Render member-written markdown to HTML that is safe to insert as-is.
 
     ``mentions`` maps display names to user ids; only those names become mentions.
     """
+    html = plain_html(source)
+    if html is not None:
+        return Rendered(html=html, mentioned=_NO_MENTION)
+    return render_full(source, mentions=mentions)
+
+
+def render_full(source: str, *, mentions: Mapping[str, int] | None = None) -> Rendered:
+    """:func:`render_markdown` without the plain-text shortcut."""
     env: dict[str, Any] = {"mentions": dict(mentions or {})}
     html = _ALIGN_STYLE.sub(r' class="align-\1"', _MD.render(source, env))
     return Rendered(html=sanitise(html), mentioned=frozenset(env.get("mentioned", ())))

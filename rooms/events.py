@@ -25,11 +25,13 @@ moderation frames only moderators or the member concerned may see).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Integer, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.base import emit, utcnow
@@ -167,31 +169,76 @@ async def record(
     return seq, frame
 
 
+def frame_of(room_id: int, seq: int, event_type: str, payload: dict[str, Any]) -> str:
+    """An event's frame: what is stored, published and replayed."""
+    return dumps({"type": event_type, "room_id": room_id, "seq": seq, **payload})
+
+
 def _frame_queued(
     session: AsyncSession, room_id: int, seq: int, event_type: str, payload: dict[str, Any]
 ) -> str:
     """The event's frame, queued for publication after commit."""
-    frame = dumps({"type": event_type, "room_id": room_id, "seq": seq, **payload})
+    frame = frame_of(room_id, seq, event_type, payload)
     emit(session, durable_channel(room_id, seq), frame)
     return frame
 
 
 _ROOMS = Room.__table__
-_ADVANCE = (
+ADVANCE = (
     update(_ROOMS)
     .where(_ROOMS.c.id == bindparam("room"), _ROOMS.c.last_seq == bindparam("before"))
     .values(last_seq=bindparam("after"))
 )
-_APPEND = insert(RoomEvent.__table__)
+# PostgreSQL: every room of a batch in one statement (arrays of rooms, befores, afters).
+_MOVES = (
+    func.unnest(
+        bindparam("rooms", type_=ARRAY(Integer)),
+        bindparam("befores", type_=ARRAY(Integer)),
+        bindparam("afters", type_=ARRAY(Integer)),
+    )
+    .table_valued("room", "before", "after")
+    .render_derived(name="moves")
+)
+ADVANCE_MANY = (
+    update(_ROOMS)
+    .where(_ROOMS.c.id == _MOVES.c.room, _ROOMS.c.last_seq == _MOVES.c.before)
+    .values(last_seq=_MOVES.c.after)
+)
+_EVENTS = RoomEvent.__table__
+EVENT_COLUMNS = ("room_id", "seq", "type", "message_id", "data", "created_at")
+APPEND = insert(_EVENTS).values({column: bindparam(column) for column in EVENT_COLUMNS})
 
 
 async def advance(session: AsyncSession, room_id: int, *, before: int, after: int) -> None:
     """Move the room's position from ``before`` to ``after`` for events the caller
     appends itself (:func:`append_many`), holding the room lock since it read ``before``."""
     connection = await session.connection()
-    result = await connection.execute(_ADVANCE, {"room": room_id, "before": before, "after": after})
+    result = await connection.execute(ADVANCE, {"room": room_id, "before": before, "after": after})
     if result.rowcount != 1:  # pragma: no cover - guarded by the room lock
         raise RuntimeError("room sequence moved under its lock")
+
+
+def event_rows(
+    events: list[Appended], now: dt.datetime
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """The rows of :data:`APPEND` for ``events``, and what to publish once they commit
+    (``(channel, frame)``): the stored ``data`` is the frame."""
+    rows: list[dict[str, Any]] = []
+    outbox: list[tuple[str, str]] = []
+    for event in events:
+        frame = frame_of(event.room_id, event.seq, event.type, event.payload)
+        outbox.append((durable_channel(event.room_id, event.seq), frame))
+        rows.append(
+            {
+                "room_id": event.room_id,
+                "seq": event.seq,
+                "type": event.type,
+                "message_id": event.message_id,
+                "data": frame,
+                "created_at": now,
+            }
+        )
+    return rows, outbox
 
 
 async def append_many(session: AsyncSession, events: list[Appended]) -> None:
@@ -199,20 +246,11 @@ async def append_many(session: AsyncSession, events: list[Appended]) -> None:
     commit of messages), and queue each for publication after commit."""
     if not events:
         return
-    now = utcnow()
-    rows = [
-        {
-            "room_id": event.room_id,
-            "seq": event.seq,
-            "type": event.type,
-            "message_id": event.message_id,
-            "data": _frame_queued(session, event.room_id, event.seq, event.type, event.payload),
-            "created_at": now,
-        }
-        for event in events
-    ]
+    rows, outbox = event_rows(events, utcnow())
+    for channel, frame in outbox:
+        emit(session, channel, frame)
     connection = await session.connection()
-    await connection.execute(_APPEND, rows)
+    await connection.execute(APPEND, rows)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Integer, Select, String, bindparam, case, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.base import utcnow
@@ -22,7 +24,7 @@ from auth.models import User
 from auth.roles import Permission
 from documents.rendering import render_markdown
 from rooms.access import RoomAccess
-from rooms.errors import Blocked, Muted, RoomLocked, SlowMode
+from rooms.errors import Blocked, Muted, RoomLocked, RoomsError, SlowMode
 from rooms.models import (
     Announcement,
     AnnouncementAck,
@@ -82,8 +84,11 @@ class WriteState:
     """What decides whether a member may write in a room now, read in one statement.
 
     Posting is the hot path (every message): the room's position, its lock and slow mode,
-    the member's block and mute, and an earlier message with the same client id all come
-    from a single query, which also takes the room's row lock when asked.
+    the member's block and mute, their last message in the room (only read when slow mode
+    is on) and an earlier message with the same client id all come from a single query,
+    which also takes the room's row lock when asked. Deciding from it is pure
+    (:func:`write_refusal`), so the SQLite writer thread (``rooms.actions.sqlite_posting``)
+    applies the same rules.
     """
 
     last_seq: int
@@ -92,20 +97,71 @@ class WriteState:
     locked: bool
     slow_mode_secs: int
     muted_until: dt.datetime | None
+    last_post_at: dt.datetime | None
     earlier_id: int | None
+    earlier_seq: int | None = None
+    earlier_room_id: int | None = None
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> WriteState:
+        """From the columns of :data:`WRITE_STATE` (``row`` is in their order)."""
+        (last_seq, blocked, reason, locked_at, slow, muted_until, last_post_at) = row[:7]
+        return cls(
+            last_seq=int(last_seq),
+            blocked=blocked is not None,
+            block_reason=reason,
+            locked=locked_at is not None,
+            slow_mode_secs=int(slow or 0),
+            muted_until=muted_until,
+            last_post_at=last_post_at,
+            earlier_id=row[7],
+            earlier_seq=row[8],
+            earlier_room_id=row[9],
+        )
 
 
-def _write_state_query(*, lock: bool) -> Select[Any]:
+def _write_state_query(*, lock: bool, many: bool = False) -> Select[Any]:
     """The statement of :func:`write_state`, built once on the tables (Core, not the ORM):
-    building it per message, with its subqueries, was a tenth of the cost of a send."""
+    building it per message, with its subqueries, was a tenth of the cost of a send.
+
+    ``many`` (PostgreSQL): the state of several sends in one round trip, from arrays of
+    ``room_ids``, ``user_ids`` and ``client_ids``; each row starts with the send's
+    position in the arrays (from 1), rooms are locked in id order.
+    """
     rooms, blocks, mutes, messages = (
         Room.__table__,
         MemberBlock.__table__,
         RoomMute.__table__,
         Message.__table__,
     )
-    room_id, user_id = bindparam("room_id"), bindparam("user_id")
-    query = select(
+    sends: Any = None
+    if many:
+        sends = (
+            func.unnest(
+                bindparam("room_ids", type_=ARRAY(Integer)),
+                bindparam("user_ids", type_=ARRAY(Integer)),
+                bindparam("client_ids", type_=ARRAY(String)),
+            )
+            .table_valued("room_id", "user_id", "client_id", with_ordinality="i")
+            .render_derived(name="sends")
+        )
+        room_id, user_id, client_id = sends.c.room_id, sends.c.user_id, sends.c.client_id
+    else:
+        room_id, user_id, client_id = (
+            bindparam("room_id"),
+            bindparam("user_id"),
+            bindparam("client_id"),
+        )
+    earlier = messages.alias("earlier")
+    # Only read under slow mode: the author's messages are not indexed by room.
+    last_post = (
+        select(messages.c.created_at)
+        .where(messages.c.author_id == user_id, messages.c.room_id == room_id)
+        .order_by(messages.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    columns = [
         rooms.c.last_seq,
         select(blocks.c.user_id).where(blocks.c.user_id == user_id).scalar_subquery(),
         select(blocks.c.reason).where(blocks.c.user_id == user_id).scalar_subquery(),
@@ -114,15 +170,30 @@ def _write_state_query(*, lock: bool) -> Select[Any]:
         select(mutes.c.until)
         .where(mutes.c.room_id == room_id, mutes.c.user_id == user_id)
         .scalar_subquery(),
-        # NULL when no client id is given: ``client_id = NULL`` is never true.
-        select(messages.c.id)
-        .where(messages.c.author_id == user_id, messages.c.client_id == bindparam("client_id"))
-        .scalar_subquery(),
-    ).where(rooms.c.id == room_id)
+        case((rooms.c.slow_mode_secs > 0, last_post), else_=None),
+        earlier.c.id,
+        earlier.c.seq,
+        earlier.c.room_id,
+    ]
+    # No match when no client id is given: ``client_id = NULL`` is never true.
+    with_earlier = (earlier.c.author_id == user_id) & (earlier.c.client_id == client_id)
+    if many:
+        query = (
+            select(sends.c.i, *columns)
+            .select_from(sends.join(rooms, rooms.c.id == room_id).outerjoin(earlier, with_earlier))
+            .order_by(rooms.c.id, sends.c.i)
+        )
+    else:
+        query = (
+            select(*columns)
+            .select_from(rooms.outerjoin(earlier, with_earlier))
+            .where(rooms.c.id == room_id)
+        )
     return query.with_for_update(of=rooms) if lock else query
 
 
-_WRITE_STATE = {lock: _write_state_query(lock=lock) for lock in (False, True)}
+WRITE_STATE = {lock: _write_state_query(lock=lock) for lock in (False, True)}
+WRITE_STATE_MANY = _write_state_query(lock=True, many=True)
 
 
 async def write_state(
@@ -132,18 +203,42 @@ async def write_state(
     params = {"room_id": access.room.id, "user_id": access.user_id, "client_id": client_id}
     # On the session's connection: a Core statement, without the ORM's execution path.
     connection = await session.connection()
-    last_seq, blocked, reason, locked_at, slow, muted_until, earlier_id = (
-        await connection.execute(_WRITE_STATE[lock], params)
-    ).one()
-    return WriteState(
-        last_seq=int(last_seq),
-        blocked=blocked is not None,
-        block_reason=reason,
-        locked=locked_at is not None,
-        slow_mode_secs=int(slow or 0),
-        muted_until=muted_until,
-        earlier_id=earlier_id,
-    )
+    return WriteState.from_row((await connection.execute(WRITE_STATE[lock], params)).one())
+
+
+def write_refusal(
+    access: RoomAccess, state: WriteState, *, posting: bool, now: dt.datetime
+) -> RoomsError | None:
+    """Why the moderation refuses a write now, in this order: the member is blocked, the
+    room is locked, the member is muted, slow mode (``posting``); ``None`` when it does not.
+
+    Moderators are exempt from the lock and slow mode (and cannot be muted); a block
+    applies to everyone.
+    """
+    room_id = access.room.id
+    if state.blocked:
+        return Blocked(reason=state.block_reason)
+    if access.allows_moderate:
+        return None
+    if state.locked:
+        return RoomLocked(room_id=room_id)
+    muted_until = state.muted_until
+    if muted_until is not None and aware(muted_until) > now:
+        left = (aware(muted_until) - now).total_seconds()
+        return Muted(
+            room_id=room_id,
+            until=iso(muted_until),
+            minutes=max(1, math.ceil(left / 60)),
+            retry_after=max(1, math.ceil(left)),
+        )
+    if posting and state.slow_mode_secs and state.last_post_at is not None:
+        slow_mode_secs = state.slow_mode_secs
+        wait = slow_mode_secs - (now - aware(state.last_post_at)).total_seconds()
+        if wait > 0:
+            return SlowMode(
+                room_id=room_id, seconds=slow_mode_secs, retry_after=max(1, math.ceil(wait))
+            )
+    return None
 
 
 async def check_can_write(
@@ -153,50 +248,20 @@ async def check_can_write(
     posting: bool = False,
     state: WriteState | None = None,
 ) -> None:
-    """Check the moderation's restrictions on writing in the room, in this order: the
-    member is blocked, the room is locked, the member is muted, slow mode (``posting``).
+    """Check the moderation's restrictions on writing in the room (:func:`write_refusal`).
 
     Called after the room's row is locked, so a lock or a previous message committed
-    meanwhile is seen. Moderators are exempt from the lock and slow mode (and cannot be
-    muted); a block applies to everyone. ``state`` is the caller's own read of
-    :func:`write_state`, when it made one.
+    meanwhile is seen. ``state`` is the caller's own read of :func:`write_state`, when it
+    made one.
 
     Raises:
         Blocked, RoomLocked, Muted, SlowMode.
     """
     if state is None:
         state = await write_state(session, access)
-    room_id = access.room.id
-    if state.blocked:
-        raise Blocked(reason=state.block_reason)
-    if access.allows_moderate:
-        return
-    if state.locked:
-        raise RoomLocked(room_id=room_id)
-    now = utcnow()
-    muted_until = state.muted_until
-    if muted_until is not None and aware(muted_until) > now:
-        left = (aware(muted_until) - now).total_seconds()
-        raise Muted(
-            room_id=room_id,
-            until=iso(muted_until),
-            minutes=max(1, math.ceil(left / 60)),
-            retry_after=max(1, math.ceil(left)),
-        )
-    if posting and state.slow_mode_secs:
-        slow_mode_secs = state.slow_mode_secs
-        last = await session.scalar(
-            select(Message.created_at)
-            .where(Message.author_id == access.user_id, Message.room_id == room_id)
-            .order_by(Message.id.desc())
-            .limit(1)
-        )
-        if last is not None:
-            wait = slow_mode_secs - (now - aware(last)).total_seconds()
-            if wait > 0:
-                raise SlowMode(
-                    room_id=room_id, seconds=slow_mode_secs, retry_after=max(1, math.ceil(wait))
-                )
+    refusal = write_refusal(access, state, posting=posting, now=utcnow())
+    if refusal is not None:
+        raise refusal
 
 
 # -- the room's state (everyone who reads the room) ---------------------------------------

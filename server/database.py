@@ -46,14 +46,20 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
+        set_sqlite_pragmas(dbapi_connection)
 
     return engine
+
+
+def set_sqlite_pragmas(dbapi_connection: Any) -> None:
+    """Every connection to an SQLite database: WAL (readers never wait for the writer),
+    foreign keys, a writer waits up to 30 s for another process's lock."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 class Database:
@@ -64,12 +70,18 @@ class Database:
         self.broker = broker
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        # The file of an SQLite database, for a writer with its own connection to it.
+        self.sqlite_path = database if database and database != ":memory:" else None
+
+    def write_gate(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """Held by every writer of an SQLite database (one at a time); no-op otherwise."""
+        return self._write_lock or contextlib.nullcontext()
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """Run a unit of work: commit on success, then publish its outbox; roll back on error."""
-        lock = self._write_lock or contextlib.nullcontext()
-        async with lock, self.sessions() as session:
+        async with self.write_gate(), self.sessions() as session:
             try:
                 yield session
                 await session.commit()

@@ -7,23 +7,39 @@ and go in together (``rooms.actions.messages.check_post_many``): under load a ba
 tens of messages and each pays a fraction of a transaction; alone, a message is written
 at once, as before. Each sender is answered after the commit, with its own result.
 
+A batch skips SQLAlchemy's async execution, which cost about as much as the statements
+themselves: on an SQLite file, :class:`SqliteWriter` (one thread with its own
+``sqlite3`` connection) runs the whole batch in one call
+(``rooms.actions.sqlite_posting``), under the process's write gate like every other
+writer; on PostgreSQL, the batch runs on a pooled connection's asyncpg driver
+(``rooms.actions.pg_posting``). Anything else (an in-memory SQLite) goes through the
+async session. All three apply the same steps and rules
+(``rooms.actions.messages.post_steps``).
+
 If the batch's transaction fails as a whole (a database error; two processes committing
 the same client id, which the unique index refuses), its messages are written again one
-per transaction, so that one bad request cannot refuse the others.
+per transaction through the async session, so that one bad request cannot refuse the
+others.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
+import sqlite3
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.exc import IntegrityError
 
+from auth.base import utcnow
 from rooms.actions import messages as message_actions
+from rooms.actions import pg_posting, sqlite_posting
 from rooms.actions.messages import Posted, PostRequest
 from rooms.errors import RoomsError
-from server.database import Database
+from server.database import Database, set_sqlite_pragmas
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +54,8 @@ class Poster:
         self.max_batch = max_batch
         self._pending: list[tuple[PostRequest, asyncio.Future[Posted]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self.sqlite = SqliteWriter(db.sqlite_path) if db.sqlite_path else None
+        self.asyncpg = db.engine.dialect.driver == "asyncpg"
 
     async def post(self, request: PostRequest) -> Posted:
         """Post ``request`` in the next batch; raises what refused it (``RoomsError``)."""
@@ -52,24 +70,42 @@ class Poster:
             batch = self._pending[: self.max_batch]
             del self._pending[: self.max_batch]
             try:
-                async with self.db.transaction() as session:
-                    results = await message_actions.check_post_many(
-                        session, [request for request, _ in batch]
-                    )
-            except Exception:
-                if len(batch) > 1:
-                    log.info("a batch of %d messages failed: writing them one by one", len(batch))
+                results = await self._write_batch([request for request, _ in batch])
+            except Exception as exc:
+                log.info(
+                    "a batch of %d messages failed (%r): writing them one by one",
+                    len(batch),
+                    exc,
+                )
                 for request, done in batch:
                     await self._write_alone(request, done)
                 continue
             for (_, done), result in zip(batch, results, strict=True):
                 _settle(done, result)
 
+    async def _write_batch(self, requests: list[PostRequest]) -> list[Posted | RoomsError]:
+        if self.sqlite is not None:
+            async with self.db.write_gate():
+                results, outbox = await self.sqlite.post_many(requests)
+        elif self.asyncpg:
+            async with self.db.engine.connect() as connection:
+                driver = (await connection.get_raw_connection()).driver_connection
+                results, outbox = await pg_posting.post_many(driver, requests, utcnow())
+        else:
+            async with self.db.transaction() as session:
+                return await message_actions.check_post_many(session, requests)
+        # Committed: now the doorbell (as ``Database.transaction`` does).
+        for channel, frame in outbox:
+            await self.db.broker.publish(channel, frame)
+        return results
+
     async def stop(self) -> None:
         """Let the batch being written finish (at shutdown, before the engine closes)."""
         if self._writer is not None and not self._writer.done():
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(self._writer), 5.0)
+        if self.sqlite is not None:
+            await self.sqlite.close()
 
     async def _write_alone(self, request: PostRequest, done: asyncio.Future[Posted]) -> None:
         """Never raises: every sender gets an answer, whatever happens here."""
@@ -101,3 +137,42 @@ def _settle(done: asyncio.Future[Posted], result: Posted | RoomsError | Exceptio
         done.set_exception(result)
     else:
         done.set_result(result)
+
+
+class SqliteWriter:
+    """A thread that owns a ``sqlite3`` connection and writes batches of messages.
+
+    One thread, so the connection is only ever used where it was opened; the caller holds
+    ``Database.write_gate()`` so that the process's other writers wait their turn rather
+    than SQLite's busy timeout.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._connection: sqlite3.Connection | None = None
+
+    async def post_many(
+        self, requests: Sequence[PostRequest]
+    ) -> tuple[list[Posted | RoomsError], list[tuple[str, str]]]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._post_many, requests, utcnow())
+
+    def _post_many(
+        self, requests: Sequence[PostRequest], now: dt.datetime
+    ) -> tuple[list[Posted | RoomsError], list[tuple[str, str]]]:
+        if self._connection is None:
+            # Autocommit mode: ``post_many`` says BEGIN and COMMIT itself.
+            self._connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            set_sqlite_pragmas(self._connection)
+        return sqlite_posting.post_many(self._connection, requests, now)
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._close)
+        self._executor.shutdown(wait=False)

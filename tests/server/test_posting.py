@@ -4,19 +4,44 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 
-from sqlalchemy import func, select
+import httpx
+import pytest
+from sqlalchemy import delete, func, select
 
 from rooms.access import access_room
 from rooms.actions import moderation
 from rooms.actions.messages import Posted, PostRequest, check_post_many
-from rooms.errors import InvalidInput, Muted, SlowMode
+from rooms.errors import InvalidInput, Muted, RoomsError, SlowMode
 from rooms.models import Message, Room, RoomEvent
 from server.database import Database, make_engine
 from server.posting import Poster
 from tests.conftest import LiveServer
 from tests.factories import World
 from tests.wsclient import ProtocolClient
+
+WriteBatch = Callable[[Database, list[PostRequest]], Awaitable[list[Posted | RoomsError]]]
+
+
+async def _in_a_session(db: Database, requests: list[PostRequest]) -> list[Posted | RoomsError]:
+    async with db.transaction() as session:
+        return await check_post_many(session, requests)
+
+
+async def _by_the_poster(db: Database, requests: list[PostRequest]) -> list[Posted | RoomsError]:
+    """As the sockets' sends are written: on an SQLite file, by the writer thread."""
+    poster = Poster(db)
+    try:
+        return await poster._write_batch(requests)
+    finally:
+        await poster.stop()
+
+
+@pytest.fixture(params=["session", "poster"])
+def write_batch(request: pytest.FixtureRequest) -> WriteBatch:
+    """Both ways a batch is written apply the same rules (``PostBatch``)."""
+    return _in_a_session if request.param == "session" else _by_the_poster
 
 
 async def _requests(db: Database, world: World, *items: tuple[str, str, str]) -> list[PostRequest]:
@@ -33,7 +58,9 @@ async def _requests(db: Database, world: World, *items: tuple[str, str, str]) ->
         ]
 
 
-async def test_a_batch_posts_each_request_or_says_why_not(server: LiveServer, world: World) -> None:
+async def test_a_batch_posts_each_request_or_says_why_not(
+    server: LiveServer, world: World, write_batch: WriteBatch
+) -> None:
     db = server.state.db
     async with db.transaction() as session:
         access = await access_room(session, world.id("copilote"), world.group_room)
@@ -52,8 +79,7 @@ async def test_a_batch_posts_each_request_or_says_why_not(server: LiveServer, wo
         ("elodie", "   ", "e-2"),  # empty
         ("copilote", "trois", "c-1"),
     )
-    async with db.transaction() as session:
-        results = await check_post_many(session, requests)
+    results = await write_batch(db, requests)
     marie, paul, elodie, resent, empty, copilote = results
     assert isinstance(paul, Muted)
     assert isinstance(empty, InvalidInput)
@@ -87,7 +113,7 @@ async def test_a_batch_posts_each_request_or_says_why_not(server: LiveServer, wo
 
 
 async def test_slow_mode_counts_a_message_earlier_in_the_batch(
-    server: LiveServer, world: World
+    server: LiveServer, world: World, write_batch: WriteBatch
 ) -> None:
     db = server.state.db
     async with db.transaction() as session:
@@ -102,8 +128,7 @@ async def test_slow_mode_counts_a_message_earlier_in_the_batch(
         ("copilote", "les copilotes ne sont pas ralentis", "c-1"),
         ("copilote", "vraiment pas", "c-2"),
     )
-    async with db.transaction() as session:
-        results = await check_post_many(session, requests)
+    results = await write_batch(db, requests)
     first, second, paul, cop1, cop2 = results
     assert isinstance(second, SlowMode)
     assert second.data["retry_after"] == 30
@@ -123,15 +148,16 @@ async def test_concurrent_senders_share_transactions_and_lose_nothing(
     ]
     for client in clients:
         await client.subscribe(room)
-    commits = 0
-    real_transaction = server.state.db.transaction
+    poster = server.state.poster
+    batches: list[int] = []
+    real_write_batch = poster._write_batch
 
-    def counting_transaction():  # type: ignore[no-untyped-def]
-        nonlocal commits
-        commits += 1
-        return real_transaction()
+    async def counting(requests: list[PostRequest]) -> list[Posted | RoomsError]:
+        results = await real_write_batch(requests)
+        batches.append(sum(isinstance(r, Posted) for r in results))
+        return results
 
-    server.state.db.transaction = counting_transaction  # type: ignore[method-assign]
+    poster._write_batch = counting  # type: ignore[method-assign]
     try:
 
         async def burst(client: ProtocolClient, n: int) -> list[dict]:
@@ -143,14 +169,15 @@ async def test_concurrent_senders_share_transactions_and_lose_nothing(
             for a in batch
         ]
     finally:
-        server.state.db.transaction = real_transaction  # type: ignore[method-assign]
+        poster._write_batch = real_write_batch  # type: ignore[method-assign]
     assert [a["type"] for a in acks] == ["ack"] * 100
     seqs = sorted(a["seq"] for a in acks)
     assert seqs == list(range(seqs[0], seqs[0] + 100))
     assert len({a["message_id"] for a in acks}) == 100
     # Fewer transactions than messages: senders waiting while a batch was written went
-    # in together.
-    assert commits < 100
+    # in together (and no batch failed over to one message per transaction).
+    assert sum(batches) == 100
+    assert len(batches) < 100
     for client in clients:
         await client.wait_event(room, seqs[-1])
         got = [e["seq"] for e in client.events(room, frozenset({"message.posted"}))]
@@ -196,3 +223,103 @@ async def test_a_refused_send_is_an_error_frame(server: LiveServer, world: World
     assert (await marie.post(world.group_room, "   "))["code"] == "invalid_input"
     for c in (louise, marie):
         await c.close()
+
+
+async def test_each_backend_writes_through_its_driver(
+    server: LiveServer, world: World, database_url: str
+) -> None:
+    """An SQLite file is written by ``SqliteWriter``; PostgreSQL through asyncpg."""
+    poster = server.state.poster
+    assert (poster.sqlite is not None) == database_url.startswith("sqlite")
+    assert poster.asyncpg == database_url.startswith("postgresql+asyncpg")
+
+
+async def test_a_batch_that_cannot_be_written_is_written_one_by_one(
+    server: LiveServer, world: World
+) -> None:
+    """A room deleted after its access was read fails the whole batch; the other messages
+    are then written one per transaction, and that sender gets the failure."""
+    db = server.state.db
+    kept, gone = await _requests(db, world, ("marie", "reste", "m-1"), ("paul", "perdu", "p-1"))
+    async with db.transaction() as session:
+        chantier = await access_room(session, world.id("rapporteur"), world.chantier_room)
+    orphan = PostRequest(chantier, topic="Sujet", source="dans le vide", client_id="r-1")
+    async with db.transaction() as session:
+        await session.execute(delete(Room).where(Room.id == world.chantier_room))
+    poster = Poster(db)
+    try:
+        results = await asyncio.gather(
+            *(poster.post(r) for r in (kept, orphan, gone)), return_exceptions=True
+        )
+    finally:
+        await poster.stop()
+    first, failed, second = results
+    assert isinstance(first, Posted)
+    assert isinstance(second, Posted)
+    assert isinstance(failed, Exception)
+    assert not isinstance(failed, RoomsError)
+    assert second.seq == first.seq + 1
+
+
+async def test_the_live_frame_is_what_history_and_catch_up_give(
+    server: LiveServer, world: World
+) -> None:
+    """What the writer stores (dates, reply, mentions, rendered HTML) reads back through
+    the ORM exactly as the live frame carried it."""
+    room = world.group_room
+    marie = await ProtocolClient.connect(server.ws_url, world.cookies["marie"])
+    await marie.subscribe(room)
+    parent = await marie.post(room, "Première **idée**")
+    reply = await marie.post(
+        room, "Oui @**Paul Sicard**, voir www.laregion.fr", reply_to=parent["message_id"]
+    )
+    live = (await marie.wait_event(room, reply["seq"]))["message"]
+    assert live["reply_to"]["id"] == parent["message_id"]
+    assert live["mentions"] == [world.id("paul")]
+    paul_id = world.id("paul")
+    assert f'data-user-id="{paul_id}"' in live["html"]
+    assert live["created_at"].endswith("Z")
+    async with httpx.AsyncClient(
+        base_url=server.base_url, cookies={"atelier_session": world.cookies["marie"]}
+    ) as http:
+        page = (await http.get(f"/api/rooms/{room}/messages")).json()
+    (stored,) = [m for m in page["messages"] if m["id"] == reply["message_id"]]
+    assert stored == live
+    later = await ProtocolClient.connect(server.ws_url, world.cookies["paul"])
+    await later.subscribe(room, after_seq=parent["seq"] - 1)
+    replayed = await later.wait_event(room, reply["seq"])
+    assert replayed["message"] == live
+    for client in (marie, later):
+        await client.close()
+
+
+async def test_a_batch_over_several_rooms_moves_each_position_once(
+    server: LiveServer, world: World, write_batch: WriteBatch
+) -> None:
+    """Messages to two rooms, interleaved: each room's positions follow on without a gap,
+    in the order sent."""
+    db = server.state.db
+    rooms = (world.group_room, world.chantier_room)
+    async with db.read() as session:
+        access = {r: await access_room(session, world.id("rapporteur"), r) for r in rooms}
+        before = {r: await session.scalar(select(Room.last_seq).where(Room.id == r)) for r in rooms}
+    order = [world.chantier_room, world.group_room, world.chantier_room, world.group_room]
+    requests = [
+        PostRequest(access[r], topic="Sujet", source=f"n° {i}", client_id=f"multi-{i}")
+        for i, r in enumerate(order)
+    ]
+    results = await write_batch(db, requests)
+    assert all(isinstance(r, Posted) for r in results)
+    got = [(r.room_id, r.seq) for r in results if isinstance(r, Posted)]
+    chantier, group = before[world.chantier_room], before[world.group_room]
+    assert got == [
+        (world.chantier_room, chantier + 1),
+        (world.group_room, group + 1),
+        (world.chantier_room, chantier + 2),
+        (world.group_room, group + 2),
+    ]
+    async with db.read() as session:
+        for room in rooms:
+            assert await session.scalar(select(Room.last_seq).where(Room.id == room)) == (
+                before[room] + 2
+            )

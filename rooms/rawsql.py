@@ -1,0 +1,31 @@
+"""Core statements run by a database driver directly (``sqlite3``, asyncpg).
+
+The hot path of posting (``rooms.actions.sqlite_posting``, ``rooms.actions.pg_posting``)
+skips SQLAlchemy's execution but not its statements: each is written once in Core, then
+compiled here once per dialect, so the SQL stays in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement
+
+
+class Compiled:
+    """A Core statement as a driver runs it: its SQL text, and its parameters in order."""
+
+    __slots__ = ("_defaults", "_keys", "sql")
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect, *, many: bool = False) -> None:
+        # ``many``: for ``executemany`` (an insert then returns nothing, not even its id).
+        compiled = statement.compile(dialect=dialect, for_executemany=many)
+        self.sql = str(compiled)
+        self._keys = tuple(compiled.positiontup or ())
+        self._defaults = compiled.params
+
+    def args(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The positional parameters; those not given keep the statement's own values."""
+        return tuple(values[k] if k in values else self._defaults[k] for k in self._keys)

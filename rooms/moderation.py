@@ -126,7 +126,8 @@ def _write_state_query(*, lock: bool, many: bool = False) -> Select[Any]:
 
     ``many`` (PostgreSQL): the state of several sends in one round trip, from arrays of
     ``room_ids``, ``user_ids`` and ``client_ids``; each row starts with the send's
-    position in the arrays (from 1), rooms are locked in id order.
+    position in the arrays (from 1) and ends with a fresh message id; rooms are locked
+    in id order.
     """
     rooms, blocks, mutes, messages = (
         Room.__table__,
@@ -178,8 +179,11 @@ def _write_state_query(*, lock: bool, many: bool = False) -> Select[Any]:
     # No match when no client id is given: ``client_id = NULL`` is never true.
     with_earlier = (earlier.c.author_id == user_id) & (earlier.c.client_id == client_id)
     if many:
+        # A message id per send from the table's sequence, for the one-statement write
+        # (``rooms.actions.pg_posting``); a refused send leaves a gap, as a rollback does.
+        new_id = func.nextval(func.pg_get_serial_sequence("messages", "id"))
         query = (
-            select(sends.c.i, *columns)
+            select(sends.c.i, *columns, new_id)
             .select_from(sends.join(rooms, rooms.c.id == room_id).outerjoin(earlier, with_earlier))
             .order_by(rooms.c.id, sends.c.i)
         )

@@ -342,8 +342,9 @@ def post_steps(requests: Sequence[PostRequest], now: dt.datetime) -> PostSteps:
     :class:`WriteState` of a ``Pending``, under the room lock), ``parent`` (a reply's
     parent and its author's name, or ``(None, None)``), ``author`` (a user's display
     name), ``mentionable`` (names -> ids), ``insert_messages`` (the rows; returns their
-    ids in order), ``insert_mentions``, ``advance`` (``rooms.events.ADVANCE``'s
-    parameters, one per room) and ``append`` (the events). The three stores — the async
+    ids in order), ``advance`` (``rooms.events.ADVANCE``'s parameters, one per room),
+    ``append`` (the events) and ``insert_mentions``, in that order (a store may hold
+    the writes until ``append`` and send them together). The three stores — the async
     session, SQLite's writer thread, asyncpg — differ only in how they run a step.
     """
     batch = PostBatch(requests, now)
@@ -378,10 +379,10 @@ def post_steps(requests: Sequence[PostRequest], now: dt.datetime) -> PostSteps:
             batch.refuse(pending, exc)
     if batch.accepted:
         batch.number((yield ("insert_messages", batch.message_rows())))
-        if mention_rows := batch.mention_rows():
-            yield ("insert_mentions", mention_rows)
         yield ("advance", batch.advances())
         yield ("append", batch.events())
+        if mention_rows := batch.mention_rows():
+            yield ("insert_mentions", mention_rows)
     return batch.results()
 
 

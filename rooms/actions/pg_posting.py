@@ -2,10 +2,13 @@
 
 Why: SQLAlchemy's async execution (a greenlet switch, an execution context, result
 processing) cost about as much CPU as the round trip itself, for every statement of
-every message. asyncpg prepares each statement once per connection and runs it in a few
-tens of microseconds. The steps and rules are ``rooms.actions.messages.post_steps``'s,
-shared with the other paths; the statements are the same Core statements, compiled once
-for asyncpg.
+every message, and each round trip waits for a busy event loop. Here a batch is four
+round trips whatever its size: ``BEGIN``; the states of all its sends with fresh message
+ids (rooms locked in id order); its messages, events and positions in one statement;
+``COMMIT`` (plus the rare reply, name and mention lookups). asyncpg prepares each
+statement once per connection. The steps and rules are
+``rooms.actions.messages.post_steps``'s, shared with the other paths; the statements
+are Core statements, compiled once for asyncpg.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import String, any_, bindparam, select
+from sqlalchemy import String, any_, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
@@ -23,7 +26,7 @@ from rooms import events
 from rooms.actions.messages import (
     AUTHOR,
     INSERT_MENTIONS,
-    INSERT_MESSAGES_WITH_IDS,
+    MESSAGE_COLUMNS,
     PARENT,
     Pending,
     Posted,
@@ -33,7 +36,7 @@ from rooms.actions.messages import (
     run_steps,
 )
 from rooms.errors import RoomsError
-from rooms.models import Message
+from rooms.models import Message, Room, RoomEvent
 from rooms.moderation import WRITE_STATE_MANY, WriteState
 from rooms.rawsql import Compiled
 
@@ -50,13 +53,37 @@ _MENTIONABLE = Compiled(
     ),
     _DIALECT,
 )
-_NEW_IDS = (
-    "SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, $1::int)"
-)
-_INSERT_MESSAGE = Compiled(INSERT_MESSAGES_WITH_IDS, _DIALECT, many=True)
 _INSERT_MENTION = Compiled(INSERT_MENTIONS, _DIALECT, many=True)
-_ADVANCE = Compiled(events.ADVANCE_MANY, _DIALECT)
-_APPEND = Compiled(events.APPEND, _DIALECT, many=True)
+
+
+def _rows_of(table: Any, columns: Sequence[str], name: str) -> Any:
+    """``unnest($1::type[], …) AS name(columns)``: rows sent as one array per column."""
+    arrays = [bindparam(f"{name}_{c}", type_=ARRAY(table.c[c].type)) for c in columns]
+    return func.unnest(*arrays).table_valued(*columns).render_derived(name=name)
+
+
+def _write_statement() -> Any:
+    """The messages, their events and the rooms' positions in one statement (three
+    data-modifying CTEs); returns how many rooms moved, which must be all of them."""
+    messages, room_events, rooms = Message.__table__, RoomEvent.__table__, Room.__table__
+    message_columns = ("id", *MESSAGE_COLUMNS)
+    new_messages = _rows_of(messages, message_columns, "new_messages")
+    new_events = _rows_of(room_events, events.EVENT_COLUMNS, "new_events")
+    inserted_messages = (
+        insert(messages)
+        .from_select(message_columns, select(*(new_messages.c[c] for c in message_columns)))
+        .cte("inserted_messages")
+    )
+    inserted_events = (
+        insert(room_events)
+        .from_select(events.EVENT_COLUMNS, select(*(new_events.c[c] for c in events.EVENT_COLUMNS)))
+        .cte("inserted_events")
+    )
+    moved = events.ADVANCE_MANY.returning(rooms.c.id).cte("moved")
+    return select(func.count()).select_from(moved).add_cte(inserted_messages, inserted_events)
+
+
+_WRITE = Compiled(_write_statement(), _DIALECT)
 
 
 async def post_many(
@@ -82,6 +109,8 @@ class _Store:
         self.now = now
         self.outbox: list[tuple[str, str]] = []
         self._states: dict[int, WriteState] = {}
+        self._ids: list[int] = []  # fresh message ids, read with the states
+        self._writes: dict[str, list[Any]] = {}  # held until ``append``
 
     async def prefetch(self, pending: list[Pending]) -> None:
         """Every state in one round trip, the rooms locked in id order."""
@@ -98,6 +127,7 @@ class _Store:
         self._states = {
             pending[row[0] - 1].index: WriteState.from_row(tuple(row)[1:]) for row in rows
         }
+        self._ids = sorted(row[-1] for row in rows)
 
     async def state(self, pending: Pending) -> WriteState:
         state = self._states.get(pending.index)
@@ -119,32 +149,31 @@ class _Store:
         return {str(name): int(user_id) for name, user_id in rows}
 
     async def insert_messages(self, rows: list[dict[str, Any]]) -> list[int]:
-        ids = [int(r[0]) for r in await self.connection.fetch(_NEW_IDS, len(rows))]
-        await self.connection.executemany(
-            _INSERT_MESSAGE.sql,
-            [_INSERT_MESSAGE.args({**row, "id": i}) for i, row in zip(ids, rows, strict=True)],
+        """Held until ``append``; the ids are those read with the states."""
+        ids = self._ids[: len(rows)]
+        self._writes.update(
+            {f"new_messages_{column}": [row[column] for row in rows] for column in MESSAGE_COLUMNS}
         )
+        self._writes["new_messages_id"] = ids
         return ids
+
+    async def advance(self, moves: list[dict[str, int]]) -> None:
+        """Held until ``append``."""
+        self._writes["rooms"] = [move["room"] for move in moves]
+        self._writes["befores"] = [move["before"] for move in moves]
+        self._writes["afters"] = [move["after"] for move in moves]
+
+    async def append(self, appended: list[events.Appended]) -> None:
+        """Everything in one statement: messages, events, positions."""
+        rows, self.outbox = events.event_rows(appended, self.now)
+        self._writes.update(
+            {f"new_events_{c}": [row[c] for row in rows] for c in events.EVENT_COLUMNS}
+        )
+        moved = await self.connection.fetchval(_WRITE.sql, *_WRITE.args(self._writes))
+        if moved != len(self._writes["rooms"]):
+            raise RuntimeError("room sequence moved under its lock")
 
     async def insert_mentions(self, rows: list[dict[str, Any]]) -> None:
         await self.connection.executemany(
             _INSERT_MENTION.sql, [_INSERT_MENTION.args(row) for row in rows]
         )
-
-    async def advance(self, moves: list[dict[str, int]]) -> None:
-        status = await self.connection.execute(
-            _ADVANCE.sql,
-            *_ADVANCE.args(
-                {
-                    "rooms": [move["room"] for move in moves],
-                    "befores": [move["before"] for move in moves],
-                    "afters": [move["after"] for move in moves],
-                }
-            ),
-        )
-        if status != f"UPDATE {len(moves)}":
-            raise RuntimeError("room sequence moved under its lock")
-
-    async def append(self, appended: list[events.Appended]) -> None:
-        rows, self.outbox = events.event_rows(appended, self.now)
-        await self.connection.executemany(_APPEND.sql, [_APPEND.args(row) for row in rows])

@@ -10,14 +10,17 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from collections.abc import Sequence
+from typing import Any
 
 from pycrdt import Doc
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.base import emit, utcnow
 from documents import crdt
 from documents.errors import (
+    DocumentsError,
     DraftLocked,
     DraftNotFound,
     InvalidDraftInput,
@@ -135,6 +138,13 @@ async def check_store_update(
         UpdateTooLarge: over ``MAX_UPDATE_BYTES``.
         InvalidUpdate: not a Yjs update (checked on a scratch document).
     """
+    (result,) = await check_store_updates(session, draft, [(data, author_id)])
+    if isinstance(result, DocumentsError):
+        raise result
+    return result
+
+
+def _check_update(draft: Draft, data: bytes) -> None:
     if draft.locked_at is not None:
         raise DraftLocked(draft_id=draft.id)
     if len(data) > MAX_UPDATE_BYTES:
@@ -143,7 +153,38 @@ async def check_store_update(
         crdt.check_update(data)
     except crdt.BadUpdate:
         raise InvalidUpdate() from None
-    return await store_update(session, draft, data, author_id=author_id)
+
+
+_UPDATES = DraftUpdate.__table__
+_INSERT_UPDATES = insert(_UPDATES).returning(_UPDATES.c.id, sort_by_parameter_order=True)
+
+
+async def check_store_updates(
+    session: AsyncSession, draft: Draft, updates: Sequence[tuple[bytes, int | None]]
+) -> list[int | DocumentsError]:
+    """Validate and store editors' updates (``(data, author_id)``) in one statement —
+    the drafts' group commit; each result is the update's id, or the error that refused
+    it (:func:`check_store_update`), which wrote nothing. Relayed after commit."""
+    now = utcnow()
+    results: list[int | DocumentsError] = []
+    rows: list[dict[str, Any]] = []
+    for data, author_id in updates:
+        try:
+            _check_update(draft, data)
+        except DocumentsError as exc:
+            results.append(exc)
+            continue
+        results.append(len(rows))  # the row's place, replaced by its id below
+        rows.append({"draft_id": draft.id, "author_id": author_id, "data": data, "created_at": now})
+    if not rows:
+        return results
+    connection = await session.connection()
+    ids = list((await connection.execute(_INSERT_UPDATES, rows)).scalars())
+    draft.updated_at = now
+    channel = draft_channel(draft.id)
+    for row, update_id in zip(rows, ids, strict=True):
+        emit(session, channel, encode_relay(update_id, row["data"], row["author_id"]))
+    return [r if isinstance(r, DocumentsError) else ids[r] for r in results]
 
 
 async def store_update(

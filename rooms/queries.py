@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, func, or_, select
@@ -14,6 +15,7 @@ from rooms.models import Mention, Message, Reaction, ReadMarker, Room, RoomEvent
 from rooms.shapes import iso, message_shape, reply_shape
 
 MAX_PAGE = 200
+_MESSAGES = Message.__table__
 
 
 async def list_events(
@@ -44,7 +46,9 @@ async def list_messages(
     ``after`` it starts just after it; with neither it is the newest page.
     """
     limit = max(1, min(limit, MAX_PAGE))
-    query = select(Message).where(Message.room_id == room_id)
+    # Rows, not ORM objects: the shapes only read them, and loading a page of 100
+    # ``Message`` objects was a third of a history page's time.
+    query = select(*_MESSAGES.c).where(Message.room_id == room_id)
     if topic is not None:
         query = query.where(Message.topic == topic)
     if after is not None:
@@ -53,20 +57,23 @@ async def list_messages(
         if before is not None:
             query = query.where(Message.seq < before)
         query = query.order_by(Message.seq.desc())
-    messages = list((await session.scalars(query.limit(limit))).all())
+    messages = list((await session.execute(query.limit(limit))).all())
     messages.sort(key=lambda m: m.seq)
     return await shape_messages(session, messages)
 
 
-async def shape_messages(session: AsyncSession, messages: list[Message]) -> list[dict[str, Any]]:
-    """Shape messages with their authors, reactions, mentions and replies in four queries."""
+async def shape_messages(session: AsyncSession, messages: Sequence[Any]) -> list[dict[str, Any]]:
+    """Shape messages (``Message`` objects or rows of its columns) with their authors,
+    reactions, mentions and replies in four queries."""
     if not messages:
         return []
     ids = [m.id for m in messages]
     parent_ids = {m.reply_to_id for m in messages if m.reply_to_id}
     parents = {
         p.id: p
-        for p in (await session.scalars(select(Message).where(Message.id.in_(parent_ids)))).all()
+        for p in (
+            await session.execute(select(*_MESSAGES.c).where(Message.id.in_(parent_ids)))
+        ).all()
     }
     user_ids = {m.author_id for m in messages} | {p.author_id for p in parents.values()}
     rows = await session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids)))

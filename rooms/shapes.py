@@ -40,9 +40,10 @@ def iso(moment: dt.datetime | None) -> str | None:
     """ISO-8601 in UTC with a ``Z``; SQLite hands back naive datetimes, taken as UTC."""
     if moment is None:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    offset = moment.utcoffset()
+    if offset:  # another time zone: convert
+        moment = moment.astimezone(dt.UTC)
+    return moment.replace(tzinfo=None).isoformat() + "Z"
 
 
 def excerpt(message: Message | NewMessage) -> str:

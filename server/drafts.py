@@ -40,6 +40,7 @@ from pycrdt import (
     read_message,
 )
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from auth.base import utcnow
@@ -62,6 +63,7 @@ CLOSE_READ_ONLY = 4003
 CLOSE_BAD_UPDATE = 4400
 SEND_QUEUE_LIMIT = 1_000
 UNLOAD_GRACE_SECS = 30.0
+SNAPSHOT_CHECK_SECS = 5.0  # at most this often per draft being edited
 
 
 class DraftSocket:
@@ -123,6 +125,9 @@ class DraftRoom:
         # Group commit: updates waiting for the next write, and the task writing them.
         self.pending: list[tuple[DraftSocket, bytes, asyncio.Future[int]]] = []
         self.writer: asyncio.Task[None] | None = None
+        # Updates stored since the last snapshot (unknown when loaded: look at once).
+        self.unsnapshotted = draft_actions.SNAPSHOT_EVERY
+        self.snapshot_checked = 0.0
 
     def broadcast(self, message: bytes, *, skip: DraftSocket | None = None) -> None:
         message = OutgoingBytes(message)  # framed once for all the sockets
@@ -399,22 +404,20 @@ class DraftHub:
             try:
                 async with self.db.transaction() as session:
                     draft = await session.get(Draft, room.draft_id)
-                    for socket, update, _ in batch:
+                    allowed = [(update, s.user_id) for s, update, _ in batch if s.can_edit]
+                    stored = iter(
+                        await draft_actions.check_store_updates(session, draft, allowed)
+                        if draft is not None
+                        else []
+                    )
+                    for socket, _, _ in batch:
                         if draft is None:
                             results.append(DraftNotFound(draft_id=room.draft_id))
-                            continue
-                        if not socket.can_edit:
+                        elif not socket.can_edit:
                             results.append(NotAllowed(permission=Permission.EDIT_DRAFT.value))
-                            continue
-                        try:
-                            results.append(
-                                await draft_actions.check_store_update(
-                                    session, draft, update, author_id=socket.user_id
-                                )
-                            )
-                        except DocumentsError as exc:  # this update only: nothing was written
-                            results.append(exc)
-                    await draft_actions.maybe_snapshot(session, room.draft_id)
+                        else:
+                            results.append(next(stored))
+                    await self._maybe_snapshot(session, room, len(allowed))
             except Exception as exc:  # the whole batch failed: tell each sender
                 for _, _, done in batch:
                     if not done.done():
@@ -427,6 +430,22 @@ class DraftHub:
                     done.set_exception(result)
                 else:
                     done.set_result(result)
+
+    @staticmethod
+    async def _maybe_snapshot(session: AsyncSession, room: DraftRoom, stored: int) -> None:
+        """Look for a snapshot to write once enough updates were stored since the last
+        one, at most every ``SNAPSHOT_CHECK_SECS`` (the check is two queries: once per
+        batch, it was a fifth of co-editing's database time)."""
+        room.unsnapshotted += stored
+        now = time.monotonic()
+        if (
+            room.unsnapshotted < draft_actions.SNAPSHOT_EVERY
+            or now - room.snapshot_checked < SNAPSHOT_CHECK_SECS
+        ):
+            return
+        room.snapshot_checked = now
+        if await draft_actions.maybe_snapshot(session, room.draft_id):
+            room.unsnapshotted = 0
 
 
 def _awareness_clients(payload: bytes) -> set[int]:

@@ -189,6 +189,7 @@ async def test_snapshots_shortcut_loading_and_idle_drafts_leave_memory(
     monkeypatch.setattr(actions, "SNAPSHOT_EVERY", 5)
     monkeypatch.setattr(actions, "SETTLE", dt.timedelta(0))
     monkeypatch.setattr(draft_server, "UNLOAD_GRACE_SECS", 0.2)
+    monkeypatch.setattr(draft_server, "SNAPSHOT_CHECK_SECS", 0.0)
     draft_id = await make_draft(server, "0")
     anne = await YClient.connect(url(server, draft_id), world.cookies["rapporteur"])
     await anne.wait_text("0")

@@ -144,9 +144,10 @@ async def check_store_update(
     return result
 
 
-def _check_update(draft: Draft, data: bytes) -> None:
-    if draft.locked_at is not None:
-        raise DraftLocked(draft_id=draft.id)
+def check_update(draft_id: int, locked: bool, data: bytes) -> None:
+    """Whether an editor's update may be stored (raises why not)."""
+    if locked:
+        raise DraftLocked(draft_id=draft_id)
     if len(data) > MAX_UPDATE_BYTES:
         raise UpdateTooLarge(limit=MAX_UPDATE_BYTES)
     try:
@@ -170,7 +171,7 @@ async def check_store_updates(
     rows: list[dict[str, Any]] = []
     for data, author_id in updates:
         try:
-            _check_update(draft, data)
+            check_update(draft.id, draft.locked_at is not None, data)
         except DocumentsError as exc:
             results.append(exc)
             continue

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -29,6 +31,8 @@ from sqlalchemy.ext.asyncio import (
 
 from auth.base import take_outbox
 from server.broker import Broker
+
+T = TypeVar("T")
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -73,6 +77,7 @@ class Database:
         database = engine.url.database if engine.dialect.name == "sqlite" else None
         # The file of an SQLite database, for a writer with its own connection to it.
         self.sqlite_path = database if database and database != ":memory:" else None
+        self.sqlite_writer = SqliteWriter(self.sqlite_path) if self.sqlite_path else None
 
     def write_gate(self) -> contextlib.AbstractAsyncContextManager[Any]:
         """Held by every writer of an SQLite database (one at a time); no-op otherwise."""
@@ -100,4 +105,47 @@ class Database:
             yield session
 
     async def dispose(self) -> None:
+        if self.sqlite_writer is not None:
+            await self.sqlite_writer.close()
         await self.engine.dispose()
+
+
+class SqliteWriter:
+    """A thread that owns a ``sqlite3`` connection, for the hot writes of an SQLite file
+    (messages: ``rooms.actions.sqlite_posting``; draft updates:
+    ``documents.sqlite_store``).
+
+    Through the async engine each statement is a hop to aiosqlite's thread and back plus
+    SQLAlchemy's execution; here a whole batch is one call in this thread. One thread, so
+    the connection is only used where it was opened; callers hold
+    ``Database.write_gate()``, so the process's writers take turns rather than meeting
+    SQLite's busy timeout.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._connection: sqlite3.Connection | None = None
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(connection, *args)`` in the writer thread; the connection is in
+        autocommit mode: ``fn`` says ``BEGIN`` and ``COMMIT`` itself."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._call, fn, args)
+
+    def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        if self._connection is None:
+            self._connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            set_sqlite_pragmas(self._connection)
+        return fn(self._connection, *args)
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(RuntimeError):  # already shut down
+            await loop.run_in_executor(self._executor, self._close)
+        self._executor.shutdown(wait=False)

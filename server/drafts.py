@@ -40,14 +40,13 @@ from pycrdt import (
     read_message,
 )
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from auth.base import utcnow
 from auth.roles import Permission
 from auth.sessions import live_session_ids
 from documents import actions as draft_actions
-from documents import crdt
+from documents import crdt, sqlite_store
 from documents.errors import DocumentsError, DraftNotFound
 from documents.models import Draft, DraftUpdate
 from rooms.access import access_draft
@@ -401,23 +400,15 @@ class DraftHub:
         while room.pending:
             batch, room.pending = room.pending, []
             results: list[int | Exception] = []
+            allowed = [(update, s.user_id) for s, update, _ in batch if s.can_edit]
             try:
-                async with self.db.transaction() as session:
-                    draft = await session.get(Draft, room.draft_id)
-                    allowed = [(update, s.user_id) for s, update, _ in batch if s.can_edit]
-                    stored = iter(
-                        await draft_actions.check_store_updates(session, draft, allowed)
-                        if draft is not None
-                        else []
-                    )
-                    for socket, _, _ in batch:
-                        if draft is None:
-                            results.append(DraftNotFound(draft_id=room.draft_id))
-                        elif not socket.can_edit:
-                            results.append(NotAllowed(permission=Permission.EDIT_DRAFT.value))
-                        else:
-                            results.append(next(stored))
-                    await self._maybe_snapshot(session, room, len(allowed))
+                stored = iter(await self._store_updates(room, allowed))
+                for socket, _, _ in batch:
+                    if socket.can_edit:
+                        results.append(next(stored))
+                    else:
+                        results.append(NotAllowed(permission=Permission.EDIT_DRAFT.value))
+                await self._maybe_snapshot(room, len(allowed))
             except Exception as exc:  # the whole batch failed: tell each sender
                 for _, _, done in batch:
                     if not done.done():
@@ -431,8 +422,29 @@ class DraftHub:
                 else:
                     done.set_result(result)
 
-    @staticmethod
-    async def _maybe_snapshot(session: AsyncSession, room: DraftRoom, stored: int) -> None:
+    async def _store_updates(
+        self, room: DraftRoom, updates: list[tuple[bytes, int | None]]
+    ) -> list[int | DocumentsError]:
+        """One transaction for the batch: on an SQLite file in the writer thread
+        (``documents.sqlite_store``), elsewhere through the session."""
+        if not updates:
+            return []
+        writer = self.db.sqlite_writer
+        if writer is None:
+            async with self.db.transaction() as session:
+                draft = await session.get(Draft, room.draft_id)
+                if draft is None:
+                    return [DraftNotFound(draft_id=room.draft_id) for _ in updates]
+                return await draft_actions.check_store_updates(session, draft, updates)
+        async with self.db.write_gate():
+            results, outbox = await writer.run(
+                sqlite_store.store_updates, room.draft_id, updates, utcnow()
+            )
+        for channel, message in outbox:  # committed: now the doorbell
+            await self.broker.publish(channel, message)
+        return results
+
+    async def _maybe_snapshot(self, room: DraftRoom, stored: int) -> None:
         """Look for a snapshot to write once enough updates were stored since the last
         one, at most every ``SNAPSHOT_CHECK_SECS`` (the check is two queries: once per
         batch, it was a fifth of co-editing's database time)."""
@@ -444,8 +456,9 @@ class DraftHub:
         ):
             return
         room.snapshot_checked = now
-        if await draft_actions.maybe_snapshot(session, room.draft_id):
-            room.unsnapshotted = 0
+        async with self.db.transaction() as session:
+            if await draft_actions.maybe_snapshot(session, room.draft_id):
+                room.unsnapshotted = 0
 
 
 def _awareness_clients(payload: bytes) -> set[int]:

@@ -8,7 +8,7 @@ tens of messages and each pays a fraction of a transaction; alone, a message is 
 at once, as before. Each sender is answered after the commit, with its own result.
 
 A batch skips SQLAlchemy's async execution, which cost about as much as the statements
-themselves: on an SQLite file, :class:`SqliteWriter` (one thread with its own
+themselves: on an SQLite file, ``Database.sqlite_writer`` (one thread with its own
 ``sqlite3`` connection) runs the whole batch in one call
 (``rooms.actions.sqlite_posting``), under the process's write gate like every other
 writer; on PostgreSQL, the batch runs on a pooled connection's asyncpg driver
@@ -26,11 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
-import sqlite3
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.exc import IntegrityError
 
@@ -39,7 +35,7 @@ from rooms.actions import messages as message_actions
 from rooms.actions import pg_posting, sqlite_posting
 from rooms.actions.messages import Posted, PostRequest
 from rooms.errors import RoomsError
-from server.database import Database, set_sqlite_pragmas
+from server.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +50,7 @@ class Poster:
         self.max_batch = max_batch
         self._pending: list[tuple[PostRequest, asyncio.Future[Posted]]] = []
         self._writer: asyncio.Task[None] | None = None
-        self.sqlite = SqliteWriter(db.sqlite_path) if db.sqlite_path else None
+        self.sqlite = db.sqlite_writer
         self.asyncpg = db.engine.dialect.driver == "asyncpg"
 
     async def post(self, request: PostRequest) -> Posted:
@@ -86,7 +82,9 @@ class Poster:
     async def _write_batch(self, requests: list[PostRequest]) -> list[Posted | RoomsError]:
         if self.sqlite is not None:
             async with self.db.write_gate():
-                results, outbox = await self.sqlite.post_many(requests)
+                results, outbox = await self.sqlite.run(
+                    sqlite_posting.post_many, requests, utcnow()
+                )
         elif self.asyncpg:
             async with self.db.engine.connect() as connection:
                 driver = (await connection.get_raw_connection()).driver_connection
@@ -104,8 +102,6 @@ class Poster:
         if self._writer is not None and not self._writer.done():
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(self._writer), 5.0)
-        if self.sqlite is not None:
-            await self.sqlite.close()
 
     async def _write_alone(self, request: PostRequest, done: asyncio.Future[Posted]) -> None:
         """Never raises: every sender gets an answer, whatever happens here."""
@@ -137,42 +133,3 @@ def _settle(done: asyncio.Future[Posted], result: Posted | RoomsError | Exceptio
         done.set_exception(result)
     else:
         done.set_result(result)
-
-
-class SqliteWriter:
-    """A thread that owns a ``sqlite3`` connection and writes batches of messages.
-
-    One thread, so the connection is only ever used where it was opened; the caller holds
-    ``Database.write_gate()`` so that the process's other writers wait their turn rather
-    than SQLite's busy timeout.
-    """
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
-        self._connection: sqlite3.Connection | None = None
-
-    async def post_many(
-        self, requests: Sequence[PostRequest]
-    ) -> tuple[list[Posted | RoomsError], list[tuple[str, str]]]:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._post_many, requests, utcnow())
-
-    def _post_many(
-        self, requests: Sequence[PostRequest], now: dt.datetime
-    ) -> tuple[list[Posted | RoomsError], list[tuple[str, str]]]:
-        if self._connection is None:
-            # Autocommit mode: ``post_many`` says BEGIN and COMMIT itself.
-            self._connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-            set_sqlite_pragmas(self._connection)
-        return sqlite_posting.post_many(self._connection, requests, now)
-
-    def _close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-
-    async def close(self) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._close)
-        self._executor.shutdown(wait=False)

@@ -216,3 +216,45 @@ async def test_snapshots_shortcut_loading_and_idle_drafts_leave_memory(
     again = await YClient.connect(url(server, draft_id), world.cookies["marie"])
     await again.wait_text(expected)  # reloaded from the snapshot and the log
     await again.close()
+
+
+async def test_a_batch_of_updates_is_stored_or_refused_update_by_update(
+    server: LiveServer, world: World
+) -> None:
+    """The drafts' group commit (the SQLite writer thread, or the session elsewhere): a
+    bad update is refused alone; a locked draft refuses the whole batch, writing nothing."""
+    from documents.errors import DraftLocked, InvalidUpdate
+    from documents.models import Draft
+
+    draft_id = await make_draft(server, "Base")
+    hub, db = server.state.drafts, server.state.db
+    editor = Doc()
+    editor.get("markdown", type=Text).insert(0, "Ajout")
+    good = editor.get_update()
+    author = world.id("rapporteur")
+
+    class Room:  # what ``_store_updates`` reads of a draft room
+        def __init__(self) -> None:
+            self.draft_id = draft_id
+
+    results = await hub._store_updates(Room(), [(good, author), (b"\x07\x99\x01garbage", author)])
+    assert isinstance(results[0], int)
+    assert isinstance(results[1], InvalidUpdate)
+    async with db.transaction() as session:
+        draft = await session.get(Draft, draft_id)
+        assert draft is not None
+        await actions.do_set_lock(session, draft, locked=True, user_id=world.id("copilote"))
+    (locked,) = await hub._store_updates(Room(), [(good, author)])
+    assert isinstance(locked, DraftLocked)
+    async with db.read() as session:
+        ids = list(
+            await session.scalars(
+                select(DraftUpdate.id)
+                .where(DraftUpdate.draft_id == draft_id)
+                .order_by(DraftUpdate.id)
+            )
+        )
+        doc, _ = await actions.load_doc(session, draft_id)
+    assert ids[-1] == results[0]
+    assert len(ids) == 2  # the draft's first text, and the good update
+    assert "Ajout" in crdt.markdown_of(doc)

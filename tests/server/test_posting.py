@@ -228,7 +228,7 @@ async def test_a_refused_send_is_an_error_frame(server: LiveServer, world: World
 async def test_each_backend_writes_through_its_driver(
     server: LiveServer, world: World, database_url: str
 ) -> None:
-    """An SQLite file is written by ``SqliteWriter``; PostgreSQL through asyncpg."""
+    """An SQLite file is written by ``Database.sqlite_writer``; PostgreSQL through asyncpg."""
     poster = server.state.poster
     assert (poster.sqlite is not None) == database_url.startswith("sqlite")
     assert poster.asyncpg == database_url.startswith("postgresql+asyncpg")

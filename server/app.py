@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import sys
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -46,6 +47,7 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
 ]
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+WRITER_SWITCH_INTERVAL = 0.0005  # seconds; CPython's default is 0.005
 
 
 class SecurityMiddleware:
@@ -211,6 +213,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # for ~140 ms under load (docs/performance.md, finding 5).
         gc.collect()
         gc.freeze()
+        if db.sqlite_writer is not None:
+            # The writer thread takes the GIL back after each SQLite call; while the loop
+            # is busy it would wait the default 5 ms switch interval every time, i.e.
+            # tens of ms per batch (docs/performance.md, finding 14).
+            sys.setswitchinterval(WRITER_SWITCH_INTERVAL)
         poster = Poster(db)
         app.state.atelier = AppState(
             settings=settings,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pycrdt import Doc
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.base import emit, utcnow
@@ -158,6 +158,9 @@ def check_update(draft_id: int, locked: bool, data: bytes) -> None:
 
 _UPDATES = DraftUpdate.__table__
 _INSERT_UPDATES = insert(_UPDATES).returning(_UPDATES.c.id, sort_by_parameter_order=True)
+# The drivers' paths (``documents.sqlite_store``, ``pg_store``) choose the ids first.
+UPDATE_COLUMNS = ("id", "draft_id", "author_id", "data", "created_at")
+INSERT_UPDATES_WITH_IDS = insert(_UPDATES).values({c: bindparam(c) for c in UPDATE_COLUMNS})
 
 
 async def check_store_updates(

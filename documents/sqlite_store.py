@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import sqlite
 
+from auth.rawsql import Compiled
 from documents.actions import check_update, draft_channel, encode_relay
 from documents.errors import DocumentsError, DraftNotFound
 from documents.models import Draft, DraftUpdate
@@ -29,19 +30,15 @@ _datetime = _UPDATES.c.created_at.type.dialect_impl(_DIALECT)
 _to_db: Callable[[Any], Any] = _datetime.bind_processor(_DIALECT) or (lambda v: v)
 
 
-def _sql(statement: Any, many: bool = False) -> tuple[str, tuple[str, ...]]:
-    compiled = statement.compile(dialect=_DIALECT, for_executemany=many)
-    return str(compiled), tuple(compiled.positiontup or ())
-
-
-_LOCK, _ = _sql(select(_DRAFTS.c.locked_at).where(_DRAFTS.c.id == bindparam("id")))
-_LAST_ID, _ = _sql(select(func.max(_UPDATES.c.id)))
+_LOCK = Compiled(select(_DRAFTS.c.locked_at).where(_DRAFTS.c.id == bindparam("id")), _DIALECT)
+_LAST_ID = Compiled(select(func.max(_UPDATES.c.id)), _DIALECT)
 _COLUMNS = ("id", "draft_id", "author_id", "data", "created_at")
-_INSERT, _INSERT_KEYS = _sql(
-    insert(_UPDATES).values({c: bindparam(c) for c in _COLUMNS}), many=True
+_INSERT = Compiled(
+    insert(_UPDATES).values({c: bindparam(c) for c in _COLUMNS}), _DIALECT, many=True
 )
-_TOUCH, _TOUCH_KEYS = _sql(
-    update(_DRAFTS).where(_DRAFTS.c.id == bindparam("id")).values(updated_at=bindparam("now"))
+_TOUCH = Compiled(
+    update(_DRAFTS).where(_DRAFTS.c.id == bindparam("id")).values(updated_at=bindparam("now")),
+    _DIALECT,
 )
 
 
@@ -55,7 +52,7 @@ def store_updates(
     ``connection`` (autocommit mode); returns the results and what to publish."""
     connection.execute("BEGIN IMMEDIATE")
     try:
-        found = connection.execute(_LOCK, (draft_id,)).fetchone()
+        found = connection.execute(_LOCK.sql, _LOCK.args({"id": draft_id})).fetchone()
         if found is None:
             connection.execute("ROLLBACK")
             return [DraftNotFound(draft_id=draft_id) for _ in updates], []
@@ -72,19 +69,18 @@ def store_updates(
             rows.append((data, author_id))
         outbox: list[tuple[str, str]] = []
         if rows:
-            last = connection.execute(_LAST_ID).fetchone()[0] or 0
+            last = connection.execute(_LAST_ID.sql, _LAST_ID.args({})).fetchone()[0] or 0
             ids = range(last + 1, last + 1 + len(rows))
             stamp = _to_db(now)
             values = {"draft_id": draft_id, "created_at": stamp}
             connection.executemany(
-                _INSERT,
+                _INSERT.sql,
                 [
-                    tuple({**values, "id": i, "data": d, "author_id": a}[k] for k in _INSERT_KEYS)
+                    _INSERT.args({**values, "id": i, "data": d, "author_id": a})
                     for i, (d, a) in zip(ids, rows, strict=True)
                 ],
             )
-            touch = {"id": draft_id, "now": stamp}
-            connection.execute(_TOUCH, tuple(touch[k] for k in _TOUCH_KEYS))
+            connection.execute(_TOUCH.sql, _TOUCH.args({"id": draft_id, "now": stamp}))
             channel = draft_channel(draft_id)
             outbox = [(channel, encode_relay(i, d, a)) for i, (d, a) in zip(ids, rows, strict=True)]
             results = [r if isinstance(r, DocumentsError) else ids[r] for r in results]

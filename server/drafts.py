@@ -46,7 +46,7 @@ from auth.base import utcnow
 from auth.roles import Permission
 from auth.sessions import live_session_ids
 from documents import actions as draft_actions
-from documents import crdt, sqlite_store
+from documents import crdt, pg_store, sqlite_store
 from documents.errors import DocumentsError, DraftNotFound
 from documents.models import Draft, DraftUpdate
 from rooms.access import access_draft
@@ -426,20 +426,28 @@ class DraftHub:
         self, room: DraftRoom, updates: list[tuple[bytes, int | None]]
     ) -> list[int | DocumentsError]:
         """One transaction for the batch: on an SQLite file in the writer thread
-        (``documents.sqlite_store``), elsewhere through the session."""
+        (``documents.sqlite_store``), on PostgreSQL through asyncpg
+        (``documents.pg_store``), elsewhere through the session."""
         if not updates:
             return []
         writer = self.db.sqlite_writer
-        if writer is None:
+        if writer is not None:
+            async with self.db.write_gate():
+                results, outbox = await writer.run(
+                    sqlite_store.store_updates, room.draft_id, updates, utcnow()
+                )
+        elif self.db.engine.dialect.driver == "asyncpg":
+            async with self.db.engine.connect() as connection:
+                driver = (await connection.get_raw_connection()).driver_connection
+                results, outbox = await pg_store.store_updates(
+                    driver, room.draft_id, updates, utcnow()
+                )
+        else:
             async with self.db.transaction() as session:
                 draft = await session.get(Draft, room.draft_id)
                 if draft is None:
                     return [DraftNotFound(draft_id=room.draft_id) for _ in updates]
                 return await draft_actions.check_store_updates(session, draft, updates)
-        async with self.db.write_gate():
-            results, outbox = await writer.run(
-                sqlite_store.store_updates, room.draft_id, updates, utcnow()
-            )
         for channel, message in outbox:  # committed: now the doorbell
             await self.broker.publish(channel, message)
         return results

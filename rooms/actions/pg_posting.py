@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
 from auth.models import User
+from auth.rawsql import Compiled
 from rooms import events
 from rooms.actions.messages import (
     AUTHOR,
@@ -38,7 +39,6 @@ from rooms.actions.messages import (
 from rooms.errors import RoomsError
 from rooms.models import Message, Room, RoomEvent
 from rooms.moderation import WRITE_STATE_MANY, WriteState
-from rooms.rawsql import Compiled
 
 _DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
 _USERS = User.__table__

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import sqlite
 
 from auth.models import User
+from auth.rawsql import Compiled
 from rooms import events
 from rooms.actions.messages import (
     AUTHOR,
@@ -38,7 +39,6 @@ from rooms.actions.messages import (
 from rooms.errors import RoomsError
 from rooms.models import Message
 from rooms.moderation import WRITE_STATE, WriteState
-from rooms.rawsql import Compiled
 
 _DIALECT = sqlite.dialect()  # type: ignore[no-untyped-call]
 _MESSAGES = Message.__table__

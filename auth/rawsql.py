@@ -1,8 +1,10 @@
 """Core statements run by a database driver directly (``sqlite3``, asyncpg).
 
-The hot path of posting (``rooms.actions.sqlite_posting``, ``rooms.actions.pg_posting``)
-skips SQLAlchemy's execution but not its statements: each is written once in Core, then
-compiled here once per dialect, so the SQL stays in one place.
+The hot paths — posting messages (``rooms.actions.sqlite_posting``, ``pg_posting``) and
+storing draft updates (``documents.sqlite_store``, ``pg_store``) — skip SQLAlchemy's
+execution but not its statements: each is written once in Core, then compiled here once
+per dialect, so the SQL stays in one place. (In ``auth``, the lowest layer, because both
+``rooms`` and ``documents`` use it.)
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import re
+import sqlite3
 import tempfile
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -27,6 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 from websockets.asyncio.client import connect
 
+import server.database as database_module
 from bench.seed import QUICK, SeedCache
 from bench.servers import free_port
 from server.app import create_app
@@ -39,6 +41,20 @@ checkouts: list[int] = []
 
 def _record(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
     statements.append(" ".join(sql.split()))
+
+
+def _trace_writer() -> None:
+    """The SQLite writer thread's own connection (messages, draft updates) bypasses
+    SQLAlchemy: record its statements through ``sqlite3``'s trace callback. (On
+    PostgreSQL the same paths go through asyncpg directly and are not counted.)"""
+    plain = database_module.set_sqlite_pragmas
+
+    def traced(connection: Any) -> None:
+        plain(connection)
+        if isinstance(connection, sqlite3.Connection):
+            connection.set_trace_callback(lambda sql: statements.append(" ".join(sql.split())))
+
+    database_module.set_sqlite_pragmas = traced
 
 
 def _checkout(*_: Any) -> None:
@@ -85,6 +101,7 @@ async def main(backend: str, pg_url: str) -> None:
         while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
             await asyncio.sleep(0.05)
         event.listen(Engine, "before_cursor_execute", _record)
+        _trace_writer()
         event.listen(Pool, "checkout", _checkout)
         token, room = world["tokens"][0], world["fanout_rooms"][0]
         headers = {"Cookie": f"atelier_session={token}"}

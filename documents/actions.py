@@ -128,24 +128,14 @@ async def updates_after(
     return [(int(i), bytes(d)) for i, d in rows]
 
 
-async def check_store_update(
-    session: AsyncSession, draft: Draft, data: bytes, *, author_id: int | None
-) -> int:
-    """Validate and store one update from an editor; it is relayed after commit.
+def check_update(draft_id: int, locked: bool, data: bytes) -> None:
+    """Whether an editor's update may be stored.
 
     Raises:
         DraftLocked: the draft is frozen.
         UpdateTooLarge: over ``MAX_UPDATE_BYTES``.
         InvalidUpdate: not a Yjs update (checked on a scratch document).
     """
-    (result,) = await check_store_updates(session, draft, [(data, author_id)])
-    if isinstance(result, DocumentsError):
-        raise result
-    return result
-
-
-def check_update(draft_id: int, locked: bool, data: bytes) -> None:
-    """Whether an editor's update may be stored (raises why not)."""
     if locked:
         raise DraftLocked(draft_id=draft_id)
     if len(data) > MAX_UPDATE_BYTES:
@@ -168,7 +158,7 @@ async def check_store_updates(
 ) -> list[int | DocumentsError]:
     """Validate and store editors' updates (``(data, author_id)``) in one statement —
     the drafts' group commit; each result is the update's id, or the error that refused
-    it (:func:`check_store_update`), which wrote nothing. Relayed after commit."""
+    it (:func:`check_update`), which wrote nothing. Relayed after commit."""
     now = utcnow()
     results: list[int | DocumentsError] = []
     rows: list[dict[str, Any]] = []

@@ -389,7 +389,7 @@ class DraftHub:
         The right to edit is the socket's ``can_edit``, read when it opened and again
         whenever the member's roles change (``access_changed``), the draft is locked or
         reopened (``recheck``) and every ``session_check_secs``; the lock itself is read
-        in the transaction (``check_store_update``)."""
+        in the transaction (``documents.actions.check_update``)."""
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         room.pending.append((socket, update, done))
         if room.writer is None or room.writer.done():

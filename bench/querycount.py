@@ -43,6 +43,11 @@ def _record(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
     statements.append(" ".join(sql.split()))
 
 
+def _record_traced(sql: str) -> None:
+    """The trace gives the SQL with its values: put the placeholders back, to group."""
+    statements.append(re.sub(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b", "?", " ".join(sql.split())))
+
+
 def _trace_writer() -> None:
     """The SQLite writer thread's own connection (messages, draft updates) bypasses
     SQLAlchemy: record its statements through ``sqlite3``'s trace callback. (On
@@ -52,7 +57,7 @@ def _trace_writer() -> None:
     def traced(connection: Any) -> None:
         plain(connection)
         if isinstance(connection, sqlite3.Connection):
-            connection.set_trace_callback(lambda sql: statements.append(" ".join(sql.split())))
+            connection.set_trace_callback(_record_traced)
 
     database_module.set_sqlite_pragmas = traced
 

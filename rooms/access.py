@@ -110,14 +110,21 @@ async def access_room(
         ExcludedFromRoom: the room's moderators removed the caller from it.
         NotAllowed: the caller can see the room but their roles lack ``permission``.
     """
-    room = await session.get(Room, room_id)
-    if room is None:
+    # The room and whether the caller was removed from it, in one statement.
+    excluded = (
+        select(RoomExclusion.id)
+        .where(RoomExclusion.room_id == Room.id, RoomExclusion.user_id == user_id)
+        .exists()
+    )
+    found = (await session.execute(select(Room, excluded).where(Room.id == room_id))).first()
+    if found is None:
         raise RoomNotFound(room_id=room_id)
+    room, is_excluded_ = found
     held = held_pairs(await active_roles(session, user_id, await room_spaces(session, room)))
     if not allows(held, Permission.READ_ROOM):
         raise RoomNotFound(room_id=room_id)
     access = RoomAccess(room=room, user_id=user_id, held=held)
-    if not access.allows_moderate and await is_excluded(session, user_id, room_id):
+    if not access.allows_moderate and is_excluded_:
         raise ExcludedFromRoom(room_id=room_id)
     return require(access, permission)
 
@@ -130,16 +137,6 @@ def require(access: RoomAccess, permission: Permission) -> RoomAccess:
     if not access.allows(permission):
         raise NotAllowed(permission=permission.value, room_id=access.room.id)
     return access
-
-
-async def is_excluded(session: AsyncSession, user_id: int, room_id: int) -> bool:
-    """Whether the room's moderators removed ``user_id`` from it."""
-    found = await session.scalar(
-        select(RoomExclusion.id).where(
-            RoomExclusion.room_id == room_id, RoomExclusion.user_id == user_id
-        )
-    )
-    return found is not None
 
 
 def _current(today: dt.date) -> tuple[ColumnElement[bool], ColumnElement[bool]]:

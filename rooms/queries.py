@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select
+from sqlalchemy import Select, String, and_, bindparam, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -88,18 +88,24 @@ async def shape_messages(session: AsyncSession, messages: Sequence[Any]) -> list
     if missing := {u for u in user_ids if u is not None and u not in names}:
         rows = await session.execute(select(User.id, User.display_name).where(User.id.in_(missing)))
         names.update({int(user_id): str(name) for user_id, name in rows})
+    # Reactions and mentions in one statement (a mention's emoji is NULL).
+    rows = await session.execute(
+        union_all(
+            select(Reaction.message_id, Reaction.emoji, Reaction.user_id).where(
+                Reaction.message_id.in_(ids)
+            ),
+            select(Mention.message_id, literal(None, String), Mention.user_id).where(
+                Mention.message_id.in_(ids)
+            ),
+        )
+    )
     reactions: dict[int, dict[str, list[int]]] = defaultdict(dict)
-    for message_id, emoji, user_id in await session.execute(
-        select(Reaction.message_id, Reaction.emoji, Reaction.user_id)
-        .where(Reaction.message_id.in_(ids))
-        .order_by(Reaction.user_id)
-    ):
-        reactions[message_id].setdefault(emoji, []).append(user_id)
     mentions: dict[int, list[int]] = defaultdict(list)
-    for message_id, user_id in await session.execute(
-        select(Mention.message_id, Mention.user_id).where(Mention.message_id.in_(ids))
-    ):
-        mentions[message_id].append(user_id)
+    for message_id, emoji, user_id in sorted(rows, key=lambda row: row[2]):
+        if emoji is None:
+            mentions[message_id].append(user_id)
+        else:
+            reactions[message_id].setdefault(emoji, []).append(user_id)
     shaped = []
     for m in messages:
         parent = parents.get(m.reply_to_id) if m.reply_to_id else None

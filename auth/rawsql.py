@@ -9,11 +9,14 @@ per dialect, so the SQL stays in one place. (In ``auth``, the lowest layer, beca
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
+
+Convert = Callable[[Any], Any]
 
 
 class Compiled:
@@ -24,6 +27,14 @@ class Compiled:
     def __init__(self, statement: ClauseElement, dialect: Dialect, *, many: bool = False) -> None:
         # ``many``: for ``executemany`` (an insert then returns nothing, not even its id).
         compiled = statement.compile(dialect=dialect, for_executemany=many)
+        if compiled.post_compile_params:
+            # Expanding parameters (``IN``) take the values bound to the statement:
+            # compile such a statement per call, ``statement.params(...)``.
+            expanded = compiled.construct_expanded_state()
+            self.sql = expanded.statement
+            self._keys = tuple(expanded.positiontup or ())
+            self._defaults = dict(expanded.parameters)
+            return
         self.sql = str(compiled)
         self._keys = tuple(compiled.positiontup or ())
         self._defaults = compiled.params
@@ -31,3 +42,14 @@ class Compiled:
     def args(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         """The positional parameters; those not given keep the statement's own values."""
         return tuple(values[k] if k in values else self._defaults[k] for k in self._keys)
+
+
+def datetime_conversions(dialect: Dialect) -> tuple[Convert, Convert]:
+    """``(to_db, from_db)`` for the project's dates (``DateTime(timezone=True)``) on
+    ``dialect``, as SQLAlchemy converts them — SQLite stores them as text."""
+    impl = DateTime(timezone=True).dialect_impl(dialect)
+    unchanged: Convert = lambda value: value  # noqa: E731
+    return (
+        impl.bind_processor(dialect) or unchanged,
+        impl.result_processor(dialect, None) or unchanged,
+    )

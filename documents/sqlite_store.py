@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import sqlite
 
-from auth.rawsql import Compiled
+from auth.rawsql import Compiled, datetime_conversions
 from documents.actions import check_update, draft_channel, encode_relay
 from documents.errors import DocumentsError, DraftNotFound
 from documents.models import Draft, DraftUpdate
@@ -26,8 +25,7 @@ from documents.models import Draft, DraftUpdate
 _DIALECT = sqlite.dialect()  # type: ignore[no-untyped-call]
 _DRAFTS = Draft.__table__
 _UPDATES = DraftUpdate.__table__
-_datetime = _UPDATES.c.created_at.type.dialect_impl(_DIALECT)
-_to_db: Callable[[Any], Any] = _datetime.bind_processor(_DIALECT) or (lambda v: v)
+_to_db, _ = datetime_conversions(_DIALECT)
 
 
 _LOCK = Compiled(select(_DRAFTS.c.locked_at).where(_DRAFTS.c.id == bindparam("id")), _DIALECT)

@@ -148,11 +148,6 @@ class Connection:
             follow.buffer = [(seq, frame)]
             return False
         follow.pos = seq
-        # The direct path inline (``offer`` does the same): this runs once per recipient
-        # of every event.
-        if self._writer is None and self._direct is not None and not self.closed:
-            if self._direct(frame):
-                return True
         self.offer(frame)
         return True
 

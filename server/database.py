@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +33,7 @@ from auth.base import take_outbox
 from server.broker import Broker
 
 T = TypeVar("T")
+Outbox = list[tuple[str, str]]  # (channel, message) to publish once committed
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -78,6 +79,43 @@ class Database:
         # The file of an SQLite database, for a writer with its own connection to it.
         self.sqlite_path = database if database and database != ":memory:" else None
         self.sqlite_writer = SqliteWriter(self.sqlite_path) if self.sqlite_path else None
+        self.asyncpg = engine.dialect.driver == "asyncpg"
+
+    @property
+    def driver_writes(self) -> bool:
+        """Whether the hot writes (messages, draft updates) can skip SQLAlchemy's async
+        execution: an SQLite file (the writer thread) or PostgreSQL through asyncpg."""
+        return self.sqlite_writer is not None or self.asyncpg
+
+    async def write_with_driver(
+        self,
+        on_sqlite: Callable[..., tuple[T, Outbox]],
+        on_asyncpg: Callable[..., Awaitable[tuple[T, Outbox]]],
+        *args: Any,
+    ) -> T:
+        """One hot write on the driver itself (when :attr:`driver_writes`), then its
+        outbox published, as :meth:`transaction` does after commit.
+
+        ``on_sqlite(sqlite3_connection, *args)`` runs in the writer thread under the write
+        gate; ``await on_asyncpg(asyncpg_connection, *args)`` on a pooled connection.
+        Each begins and commits its own transaction and returns ``(result, outbox)``.
+        """
+        if self.sqlite_writer is not None:
+            async with self.write_gate():
+                result, outbox = await self.sqlite_writer.run(on_sqlite, *args)
+        elif self.asyncpg:
+            async with self.engine.connect() as connection:
+                driver = (await connection.get_raw_connection()).driver_connection
+                result, outbox = await on_asyncpg(driver, *args)
+        else:
+            raise RuntimeError("no driver path for this database: use a session")
+        await self.publish(outbox)
+        return result
+
+    async def publish(self, outbox: Outbox) -> None:
+        """Ring the doorbell for writes that have committed."""
+        for channel, message in outbox:
+            await self.broker.publish(channel, message)
 
     def write_gate(self) -> contextlib.AbstractAsyncContextManager[Any]:
         """Held by every writer of an SQLite database (one at a time); no-op otherwise."""
@@ -95,8 +133,7 @@ class Database:
                 take_outbox(session)
                 raise
             outbox = take_outbox(session)
-        for channel, message in outbox:
-            await self.broker.publish(channel, message)
+        await self.publish(outbox)
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

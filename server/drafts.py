@@ -430,27 +430,15 @@ class DraftHub:
         (``documents.pg_store``), elsewhere through the session."""
         if not updates:
             return []
-        writer = self.db.sqlite_writer
-        if writer is not None:
-            async with self.db.write_gate():
-                results, outbox = await writer.run(
-                    sqlite_store.store_updates, room.draft_id, updates, utcnow()
-                )
-        elif self.db.engine.dialect.driver == "asyncpg":
-            async with self.db.engine.connect() as connection:
-                driver = (await connection.get_raw_connection()).driver_connection
-                results, outbox = await pg_store.store_updates(
-                    driver, room.draft_id, updates, utcnow()
-                )
-        else:
-            async with self.db.transaction() as session:
-                draft = await session.get(Draft, room.draft_id)
-                if draft is None:
-                    return [DraftNotFound(draft_id=room.draft_id) for _ in updates]
-                return await draft_actions.check_store_updates(session, draft, updates)
-        for channel, message in outbox:  # committed: now the doorbell
-            await self.broker.publish(channel, message)
-        return results
+        if self.db.driver_writes:
+            return await self.db.write_with_driver(
+                sqlite_store.store_updates, pg_store.store_updates, room.draft_id, updates, utcnow()
+            )
+        async with self.db.transaction() as session:
+            draft = await session.get(Draft, room.draft_id)
+            if draft is None:
+                return [DraftNotFound(draft_id=room.draft_id) for _ in updates]
+            return await draft_actions.check_store_updates(session, draft, updates)
 
     async def _maybe_snapshot(self, room: DraftRoom, stored: int) -> None:
         """Look for a snapshot to write once enough updates were stored since the last

@@ -8,7 +8,7 @@ tens of messages and each pays a fraction of a transaction; alone, a message is 
 at once, as before. Each sender is answered after the commit, with its own result.
 
 A batch skips SQLAlchemy's async execution, which cost about as much as the statements
-themselves: on an SQLite file, ``Database.sqlite_writer`` (one thread with its own
+themselves (``Database.write_with_driver``): on an SQLite file, the writer thread (its own
 ``sqlite3`` connection) runs the whole batch in one call
 (``rooms.actions.sqlite_posting``), under the process's write gate like every other
 writer; on PostgreSQL, the batch runs on a pooled connection's asyncpg driver
@@ -50,8 +50,6 @@ class Poster:
         self.max_batch = max_batch
         self._pending: list[tuple[PostRequest, asyncio.Future[Posted]]] = []
         self._writer: asyncio.Task[None] | None = None
-        self.sqlite = db.sqlite_writer
-        self.asyncpg = db.engine.dialect.driver == "asyncpg"
 
     async def post(self, request: PostRequest) -> Posted:
         """Post ``request`` in the next batch; raises what refused it (``RoomsError``)."""
@@ -80,22 +78,12 @@ class Poster:
                 _settle(done, result)
 
     async def _write_batch(self, requests: list[PostRequest]) -> list[Posted | RoomsError]:
-        if self.sqlite is not None:
-            async with self.db.write_gate():
-                results, outbox = await self.sqlite.run(
-                    sqlite_posting.post_many, requests, utcnow()
-                )
-        elif self.asyncpg:
-            async with self.db.engine.connect() as connection:
-                driver = (await connection.get_raw_connection()).driver_connection
-                results, outbox = await pg_posting.post_many(driver, requests, utcnow())
-        else:
+        if not self.db.driver_writes:
             async with self.db.transaction() as session:
                 return await message_actions.check_post_many(session, requests)
-        # Committed: now the doorbell (as ``Database.transaction`` does).
-        for channel, frame in outbox:
-            await self.db.broker.publish(channel, frame)
-        return results
+        return await self.db.write_with_driver(
+            sqlite_posting.post_many, pg_posting.post_many, requests, utcnow()
+        )
 
     async def stop(self) -> None:
         """Let the batch being written finish (at shutdown, before the engine closes)."""

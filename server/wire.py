@@ -95,8 +95,7 @@ def direct_writer(asgi_send: Any) -> Callable[[str | bytes], bool] | None:
             or transport.is_closing()
         ):
             return False
-        # An event's frame (``Outgoing``) carries its bytes, built once for everyone.
-        transport.write(frame.wire if type(frame) is Outgoing else wire_of(frame))
+        transport.write(wire_of(frame))
         return True
 
     return write

@@ -60,11 +60,7 @@ async def mentionable(session: AsyncSession, source: str) -> dict[str, int]:
 
 
 async def _mentionable(session: AsyncSession, names: set[str]) -> dict[str, int]:
-    rows = await session.execute(
-        select(User.display_name, User.id).where(
-            User.display_name.in_(names), User.is_active.is_(True)
-        )
-    )
+    rows = await session.execute(MENTIONABLE, {"names": sorted(names)})
     return {str(name): int(user_id) for name, user_id in rows}
 
 
@@ -132,9 +128,8 @@ class PostBatch:
     :class:`~rooms.moderation.WriteState` (under the room lock), the parent of a reply,
     the names a message mentions and the author's name when unknown, and hands them to
     :meth:`accept`; then writes :meth:`message_rows`, :meth:`mention_rows`,
-    :meth:`advances` and :meth:`events`. Two callers do so: :func:`check_post_many` (an
-    ``AsyncSession``) and ``rooms.actions.sqlite_posting`` (SQLite's writer thread), so
-    both apply the same rules.
+    :meth:`advances` and :meth:`events`. :func:`post_steps` is that caller, for every
+    store (the session, SQLite's writer thread, asyncpg).
 
     Each result is the ``Posted`` or the error that refused that request, which then
     wrote nothing — the others go on. Requests are taken in room id order (rooms are
@@ -253,9 +248,9 @@ class PostBatch:
         for item, message_id in zip(self.accepted, ids, strict=True):
             item.message.id = message_id
 
-    def message_rows(self, *, with_id: bool = False) -> list[dict[str, Any]]:
-        columns = ("id", *MESSAGE_COLUMNS) if with_id else MESSAGE_COLUMNS
-        return [{c: getattr(item.message, c) for c in columns} for item in self.accepted]
+    def message_rows(self) -> list[dict[str, Any]]:
+        """The accepted messages' columns, without ids (each store chooses how to get them)."""
+        return [{c: getattr(item.message, c) for c in MESSAGE_COLUMNS} for item in self.accepted]
 
     def mention_rows(self) -> list[dict[str, Any]]:
         return [
@@ -511,6 +506,10 @@ PARENT = (
     .where(_MESSAGES.c.id == bindparam("id"))
 )
 AUTHOR = select(_USERS.c.display_name).where(_USERS.c.id == bindparam("id"))
+# Who ``@**Nom**`` may mention (see :func:`mentionable`).
+MENTIONABLE = select(_USERS.c.display_name, _USERS.c.id).where(
+    _USERS.c.display_name.in_(bindparam("names", expanding=True)), _USERS.c.is_active.is_(True)
+)
 
 
 async def _own_live_message(session: AsyncSession, access: RoomAccess, message_id: int) -> Message:

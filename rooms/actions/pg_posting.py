@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import String, any_, bindparam, func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
@@ -27,6 +27,7 @@ from rooms import events
 from rooms.actions.messages import (
     AUTHOR,
     INSERT_MENTIONS,
+    MENTIONABLE,
     MESSAGE_COLUMNS,
     PARENT,
     Pending,
@@ -46,13 +47,6 @@ _USERS = User.__table__
 _STATES = Compiled(WRITE_STATE_MANY, _DIALECT)
 _PARENT = Compiled(PARENT, _DIALECT)
 _AUTHOR = Compiled(AUTHOR, _DIALECT)
-_MENTIONABLE = Compiled(
-    select(_USERS.c.display_name, _USERS.c.id).where(
-        _USERS.c.display_name == any_(bindparam("names", type_=ARRAY(String))),
-        _USERS.c.is_active.is_(True),
-    ),
-    _DIALECT,
-)
 _INSERT_MENTION = Compiled(INSERT_MENTIONS, _DIALECT, many=True)
 
 
@@ -143,9 +137,9 @@ class _Store:
         return await self.connection.fetchval(_AUTHOR.sql, *_AUTHOR.args({"id": user_id}))
 
     async def mentionable(self, names: set[str]) -> dict[str, int]:
-        rows = await self.connection.fetch(
-            _MENTIONABLE.sql, *_MENTIONABLE.args({"names": sorted(names)})
-        )
+        # Rare: compiled for these names.
+        query = Compiled(MENTIONABLE.params(names=sorted(names)), _DIALECT)
+        rows = await self.connection.fetch(query.sql, *query.args({}))
         return {str(name): int(user_id) for name, user_id in rows}
 
     async def insert_messages(self, rows: list[dict[str, Any]]) -> list[int]:

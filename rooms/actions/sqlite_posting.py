@@ -15,19 +15,20 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import sqlite
 
 from auth.models import User
-from auth.rawsql import Compiled
+from auth.rawsql import Compiled, datetime_conversions
 from rooms import events
 from rooms.actions.messages import (
     AUTHOR,
     INSERT_MENTIONS,
     INSERT_MESSAGES_WITH_IDS,
+    MENTIONABLE,
     PARENT,
     Pending,
     Posted,
@@ -43,9 +44,7 @@ from rooms.moderation import WRITE_STATE, WriteState
 _DIALECT = sqlite.dialect()  # type: ignore[no-untyped-call]
 _MESSAGES = Message.__table__
 _USERS = User.__table__
-_datetime = _MESSAGES.c.created_at.type.dialect_impl(_DIALECT)
-_to_db: Callable[[Any], Any] = _datetime.bind_processor(_DIALECT) or (lambda v: v)
-_from_db: Callable[[Any], Any] = _datetime.result_processor(_DIALECT, None) or (lambda v: v)
+_to_db, _from_db = datetime_conversions(_DIALECT)
 
 _STATE = Compiled(WRITE_STATE[False], _DIALECT)  # the write lock is every room's lock here
 _PARENT = Compiled(PARENT, _DIALECT)
@@ -115,13 +114,8 @@ class _Store:
 
     def mentionable(self, names: set[str]) -> dict[str, int]:
         # Rare: compiled for these names.
-        compiled = (
-            select(_USERS.c.display_name, _USERS.c.id)
-            .where(_USERS.c.display_name.in_(sorted(names)), _USERS.c.is_active.is_(True))
-            .compile(dialect=_DIALECT, compile_kwargs={"render_postcompile": True})
-        )
-        params = compiled.construct_params()
-        rows = self.execute(str(compiled), tuple(params[k] for k in compiled.positiontup or ()))
+        query = Compiled(MENTIONABLE.params(names=sorted(names)), _DIALECT)
+        rows = self.execute(query.sql, query.args({}))
         return {str(name): int(user_id) for name, user_id in rows}
 
     def insert_messages(self, rows: list[dict[str, Any]]) -> range:

@@ -229,9 +229,9 @@ async def test_each_backend_writes_through_its_driver(
     server: LiveServer, world: World, database_url: str
 ) -> None:
     """An SQLite file is written by ``Database.sqlite_writer``; PostgreSQL through asyncpg."""
-    poster = server.state.poster
-    assert (poster.sqlite is not None) == database_url.startswith("sqlite")
-    assert poster.asyncpg == database_url.startswith("postgresql+asyncpg")
+    db = server.state.db
+    assert (db.sqlite_writer is not None) == database_url.startswith("sqlite")
+    assert db.asyncpg == database_url.startswith("postgresql+asyncpg")
 
 
 async def test_a_batch_that_cannot_be_written_is_written_one_by_one(

@@ -49,7 +49,7 @@ def _record_traced(sql: str) -> None:
 
 
 def _trace_writer() -> None:
-    """The SQLite writer thread's own connection (messages, draft updates) bypasses
+    """SQLite's direct writer (messages, draft updates: ``SqliteWriter``) bypasses
     SQLAlchemy: record its statements through ``sqlite3``'s trace callback. (On
     PostgreSQL the same paths go through asyncpg directly and are not counted.)"""
     plain = database_module.set_sqlite_pragmas

@@ -115,9 +115,10 @@ def sanitise(html: str) -> str:
 # block or inline rule of markdown can apply and no character needs escaping. Only a link
 # could change it: a scheme (``https:``; so a colon must be followed by a space) or a
 # bare domain (``laregion.fr``, ``//intranet``), which ``linkify.test`` tells — asked
-# only when a dot is followed by a letter or digit, or there is a slash.
+# only when a dot is followed by a letter (a top-level domain starts with one: ``14.30``
+# or ``3.5 %`` is never a link) or there is a slash.
 _PLAIN = re.compile(r"[^\W\d_](?:[^\W_]|[ ,.;!?'’()«»…—–%/°€+=#-]|:(?= ))*")
-_LINK_HINT = re.compile(r"\.[^\W_]|/")
+_LINK_HINT = re.compile(r"\.[^\W\d_]|/")
 _NO_MENTION: frozenset[int] = frozenset()
 
 

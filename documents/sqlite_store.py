@@ -1,5 +1,5 @@
-"""A batch of draft updates written on SQLite in one call, by the writer thread that owns
-its connection (``server.database.SqliteWriter``).
+"""A batch of draft updates written on SQLite in one synchronous call, with ``sqlite3``
+(run by ``server.database.SqliteWriter``).
 
 Why: fifty people typing make a batch of updates every few milliseconds; through the
 async engine each batch was four hops to aiosqlite's thread and back (the draft's lock,

@@ -87,7 +87,7 @@ class WriteState:
     the member's block and mute, their last message in the room (only read when slow mode
     is on) and an earlier message with the same client id all come from a single query,
     which also takes the room's row lock when asked. Deciding from it is pure
-    (:func:`write_refusal`), so the SQLite writer thread (``rooms.actions.sqlite_posting``)
+    (:func:`write_refusal`), so SQLite's direct writer (``rooms.actions.sqlite_posting``)
     applies the same rules.
     """
 

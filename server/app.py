@@ -214,9 +214,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         gc.collect()
         gc.freeze()
         if db.sqlite_writer is not None:
-            # The writer thread takes the GIL back after each SQLite call; while the loop
-            # is busy it would wait the default 5 ms switch interval every time, i.e.
-            # tens of ms per batch (docs/performance.md, finding 14).
+            # Threads working for the loop (aiosqlite's, the writer's checkpoints and
+            # fallbacks) take the GIL back after each SQLite call; while the loop is busy
+            # each would wait the default 5 ms switch interval every time, i.e. tens of ms
+            # per batch (docs/performance.md, finding 14).
             sys.setswitchinterval(WRITER_SWITCH_INTERVAL)
         poster = Poster(db)
         app.state.atelier = AppState(

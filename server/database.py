@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,7 @@ from auth.base import take_outbox
 from server.broker import Broker
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 Outbox = list[tuple[str, str]]  # (channel, message) to publish once committed
 
 
@@ -84,7 +86,7 @@ class Database:
     @property
     def driver_writes(self) -> bool:
         """Whether the hot writes (messages, draft updates) can skip SQLAlchemy's async
-        execution: an SQLite file (the writer thread) or PostgreSQL through asyncpg."""
+        execution: an SQLite file (``SqliteWriter``) or PostgreSQL through asyncpg."""
         return self.sqlite_writer is not None or self.asyncpg
 
     async def write_with_driver(
@@ -96,8 +98,8 @@ class Database:
         """One hot write on the driver itself (when :attr:`driver_writes`), then its
         outbox published, as :meth:`transaction` does after commit.
 
-        ``on_sqlite(sqlite3_connection, *args)`` runs in the writer thread under the write
-        gate; ``await on_asyncpg(asyncpg_connection, *args)`` on a pooled connection.
+        ``on_sqlite(sqlite3_connection, *args)`` runs through ``SqliteWriter`` under the
+        write gate; ``await on_asyncpg(asyncpg_connection, *args)`` on a pooled connection.
         Each begins and commits its own transaction and returns ``(result, outbox)``.
         """
         if self.sqlite_writer is not None:
@@ -148,27 +150,70 @@ class Database:
 
 
 class SqliteWriter:
-    """A thread that owns a ``sqlite3`` connection, for the hot writes of an SQLite file
-    (messages: ``rooms.actions.sqlite_posting``; draft updates:
-    ``documents.sqlite_store``).
+    """The hot writes of an SQLite file (messages: ``rooms.actions.sqlite_posting``; draft
+    updates: ``documents.sqlite_store``), made with ``sqlite3`` directly.
 
     Through the async engine each statement is a hop to aiosqlite's thread and back plus
-    SQLAlchemy's execution; here a whole batch is one call in this thread. One thread, so
-    the connection is only used where it was opened; callers hold
-    ``Database.write_gate()``, so the process's writers take turns rather than meeting
-    SQLite's busy timeout.
+    SQLAlchemy's execution; here a whole batch is one synchronous call. The call runs on
+    the event loop itself: a batch costs a fraction of a millisecond, less than handing it
+    to a thread and back (on one core, every statement of a thread's batch gave the GIL
+    back and waited to take it again: finding 16 of docs/performance.md). What could
+    make the loop wait is kept off it:
+
+    - another process holding SQLite's write lock (an ``atelier`` command): the loop's
+      connection does not wait (``busy_timeout=0``); the batch, rolled back, is run again
+      in the writer thread, whose connection waits up to 30 s;
+    - checkpoints, which copy the WAL into the database and ``fsync``: the loop's
+      connection never checkpoints; every ``CHECKPOINT_EVERY`` commits, the thread runs a
+      passive checkpoint (it never blocks a writer).
+
+    Callers hold ``Database.write_gate()``, so the process's writers take turns rather
+    than meeting SQLite's lock.
     """
+
+    CHECKPOINT_EVERY = 200
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
-        self._connection: sqlite3.Connection | None = None
+        self._connection: sqlite3.Connection | None = None  # the thread's
+        self._inline: sqlite3.Connection | None = None  # the loop's
+        self._commits = 0
+        self._checkpoint: asyncio.Future[Any] | None = None
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(connection, *args)`` in the writer thread; the connection is in
-        autocommit mode: ``fn`` says ``BEGIN`` and ``COMMIT`` itself."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._call, fn, args)
+        """``fn(connection, *args)``; the connection is in autocommit mode: ``fn`` says
+        ``BEGIN IMMEDIATE`` and ``COMMIT`` itself, and rolls back what it began if it
+        raises."""
+        try:
+            result = fn(self._loop_connection(), *args)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, self._call, fn, args)
+        self._commits += 1
+        if self._commits >= self.CHECKPOINT_EVERY and self._checkpoint is None:
+            self._commits = 0
+            self._checkpoint = asyncio.get_running_loop().run_in_executor(
+                self._executor, self._call, _checkpoint, ()
+            )
+            self._checkpoint.add_done_callback(self._checkpointed)
+        return result
+
+    def _loop_connection(self) -> sqlite3.Connection:
+        if self._inline is None:
+            connection = sqlite3.connect(self.path, isolation_level=None)
+            set_sqlite_pragmas(connection)
+            connection.execute("PRAGMA busy_timeout=0")
+            connection.execute("PRAGMA wal_autocheckpoint=0")
+            self._inline = connection
+        return self._inline
+
+    def _checkpointed(self, done: asyncio.Future[Any]) -> None:
+        self._checkpoint = None
+        if not done.cancelled() and done.exception() is not None:
+            log.warning("WAL checkpoint failed: %r", done.exception())
 
     def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         if self._connection is None:
@@ -182,7 +227,14 @@ class SqliteWriter:
             self._connection = None
 
     async def close(self) -> None:
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
         loop = asyncio.get_running_loop()
         with contextlib.suppress(RuntimeError):  # already shut down
             await loop.run_in_executor(self._executor, self._close)
         self._executor.shutdown(wait=False)
+
+
+def _checkpoint(connection: sqlite3.Connection) -> None:
+    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")

@@ -425,7 +425,7 @@ class DraftHub:
     async def _store_updates(
         self, room: DraftRoom, updates: list[tuple[bytes, int | None]]
     ) -> list[int | DocumentsError]:
-        """One transaction for the batch: on an SQLite file in the writer thread
+        """One transaction for the batch: on an SQLite file with ``sqlite3`` directly
         (``documents.sqlite_store``), on PostgreSQL through asyncpg
         (``documents.pg_store``), elsewhere through the session."""
         if not updates:

@@ -8,9 +8,9 @@ tens of messages and each pays a fraction of a transaction; alone, a message is 
 at once, as before. Each sender is answered after the commit, with its own result.
 
 A batch skips SQLAlchemy's async execution, which cost about as much as the statements
-themselves (``Database.write_with_driver``): on an SQLite file, the writer thread (its own
-``sqlite3`` connection) runs the whole batch in one call
-(``rooms.actions.sqlite_posting``), under the process's write gate like every other
+themselves (``Database.write_with_driver``): on an SQLite file, the whole batch is one
+synchronous ``sqlite3`` call (``rooms.actions.sqlite_posting``, run by
+``server.database.SqliteWriter``), under the process's write gate like every other
 writer; on PostgreSQL, the batch runs on a pooled connection's asyncpg driver
 (``rooms.actions.pg_posting``). Anything else (an in-memory SQLite) goes through the
 async session. All three apply the same steps and rules

@@ -129,7 +129,7 @@ class PostBatch:
     the names a message mentions and the author's name when unknown, and hands them to
     :meth:`accept`; then writes :meth:`message_rows`, :meth:`mention_rows`,
     :meth:`advances` and :meth:`events`. :func:`post_steps` is that caller, for every
-    store (the session, SQLite's writer thread, asyncpg).
+    store (the session, ``sqlite3``, asyncpg).
 
     Each result is the ``Posted`` or the error that refused that request, which then
     wrote nothing — the others go on. Requests are taken in room id order (rooms are
@@ -340,7 +340,7 @@ def post_steps(requests: Sequence[PostRequest], now: dt.datetime) -> PostSteps:
     ids in order), ``advance`` (``rooms.events.ADVANCE``'s parameters, one per room),
     ``append`` (the events) and ``insert_mentions``, in that order (a store may hold
     the writes until ``append`` and send them together). The three stores — the async
-    session, SQLite's writer thread, asyncpg — differ only in how they run a step.
+    session, ``sqlite3``, asyncpg — differ only in how they run a step.
     """
     batch = PostBatch(requests, now)
     cleaned = batch.clean()

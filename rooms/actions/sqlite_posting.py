@@ -1,10 +1,11 @@
-"""A batch of messages written on SQLite in one call, by a thread that owns its connection.
+"""A batch of messages written on SQLite in one synchronous call, with ``sqlite3``.
 
 Why: through SQLAlchemy's async engine, each statement is a hop to aiosqlite's thread and
 back (a queue, a future, a wake-up of the loop) plus SQLAlchemy's execution context; a
 message alone took five of them, about half of its cost. Here the whole batch — reads
-under the write lock, inserts, the positions, the commit — is one synchronous call that
-the writer thread (``server.posting.SqliteWriter``) makes, with ``sqlite3`` directly.
+under the write lock, inserts, the positions, the commit — is one synchronous call made
+by ``server.database.SqliteWriter`` (on the event loop; in its thread when another
+process holds SQLite's lock), with ``sqlite3`` directly.
 
 The steps and rules are ``rooms.actions.messages.post_steps``'s, shared with the other
 paths; the statements are the same Core statements, compiled once for SQLite, with the
@@ -85,6 +86,7 @@ class _Store:
         self.execute = connection.execute
         self.executemany = connection.executemany
         self.now = now
+        self.now_db = _to_db(now)  # every row of the batch is dated ``now``
         self.outbox: list[tuple[str, str]] = []
 
     def prefetch(self, pending: list[Pending]) -> None:
@@ -126,7 +128,7 @@ class _Store:
         self.executemany(
             _INSERT_MESSAGE.sql,
             [
-                _INSERT_MESSAGE.args({**row, "id": i, "created_at": _to_db(row["created_at"])})
+                _INSERT_MESSAGE.args({**row, "id": i, "created_at": self.now_db})
                 for i, row in zip(ids, rows, strict=True)
             ],
         )
@@ -144,5 +146,5 @@ class _Store:
         rows, self.outbox = events.event_rows(appended, self.now)
         self.executemany(
             _APPEND.sql,
-            [_APPEND.args({**row, "created_at": _to_db(row["created_at"])}) for row in rows],
+            [_APPEND.args({**row, "created_at": self.now_db}) for row in rows],
         )

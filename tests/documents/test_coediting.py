@@ -221,7 +221,7 @@ async def test_snapshots_shortcut_loading_and_idle_drafts_leave_memory(
 async def test_a_batch_of_updates_is_stored_or_refused_update_by_update(
     server: LiveServer, world: World
 ) -> None:
-    """The drafts' group commit (the SQLite writer thread, or the session elsewhere): a
+    """The drafts' group commit (``sqlite3`` directly, or the session elsewhere): a
     bad update is refused alone; a locked draft refuses the whole batch, writing nothing."""
     from documents.errors import DraftLocked, InvalidUpdate
     from documents.models import Draft

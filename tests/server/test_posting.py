@@ -30,7 +30,7 @@ async def _in_a_session(db: Database, requests: list[PostRequest]) -> list[Poste
 
 
 async def _by_the_poster(db: Database, requests: list[PostRequest]) -> list[Posted | RoomsError]:
-    """As the sockets' sends are written: on an SQLite file, by the writer thread."""
+    """As the sockets' sends are written: on an SQLite file, with ``sqlite3`` directly."""
     poster = Poster(db)
     try:
         return await poster._write_batch(requests)

@@ -94,6 +94,7 @@ class Database:
         on_sqlite: Callable[..., tuple[T, Outbox]],
         on_asyncpg: Callable[..., Awaitable[tuple[T, Outbox]]],
         *args: Any,
+        committed: Callable[[T], None] | None = None,
     ) -> T:
         """One hot write on the driver itself (when :attr:`driver_writes`), then its
         outbox published, as :meth:`transaction` does after commit.
@@ -101,6 +102,9 @@ class Database:
         ``on_sqlite(sqlite3_connection, *args)`` runs through ``SqliteWriter`` under the
         write gate; ``await on_asyncpg(asyncpg_connection, *args)`` on a pooled connection.
         Each begins and commits its own transaction and returns ``(result, outbox)``.
+        ``committed(result)``, if given, runs between the commit and the publication: what
+        this process does with a write must happen before it can hear of it from the
+        broker.
         """
         if self.sqlite_writer is not None:
             async with self.write_gate():
@@ -111,6 +115,8 @@ class Database:
                 result, outbox = await on_asyncpg(driver, *args)
         else:
             raise RuntimeError("no driver path for this database: use a session")
+        if committed is not None:
+            committed(result)
         await self.publish(outbox)
         return result
 

@@ -25,6 +25,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pycrdt import (
@@ -134,13 +135,14 @@ class DraftRoom:
             if socket is not skip:
                 socket.send(message)
 
-    def apply_logged(self, update_id: int, data: bytes) -> None:
-        """Apply a logged update once and forward it to the local sockets."""
+    def apply_logged(self, update_id: int, data: bytes, *, skip: DraftSocket | None = None) -> None:
+        """Apply a logged update once and forward it to the local sockets (but ``skip``,
+        the socket it came from)."""
         if update_id <= self.floor or update_id in self.seen:
             return
         self.seen.add(update_id)
         self.doc.apply_update(data)
-        self.broadcast(create_update_message(data))
+        self.broadcast(create_update_message(data), skip=skip)
 
 
 class DraftHub:
@@ -368,17 +370,13 @@ class DraftHub:
             socket.close(CLOSE_READ_ONLY, "read_only")
             return
         try:
-            update_id = await self._store(room, socket, update)
+            # Once durable, the writer applied it and sent it to the others.
+            await self._store(room, socket, update)
         except (DocumentsError, RoomsError) as exc:
             code = (
                 CLOSE_READ_ONLY if exc.code in ("forbidden", "draft_locked") else CLOSE_BAD_UPDATE
             )
             socket.close(code, exc.code)
-            return
-        # Durable: now apply, and send to the others here (and, by the outbox, elsewhere).
-        room.seen.add(update_id)
-        room.doc.apply_update(update)
-        room.broadcast(create_update_message(update), skip=socket)
 
     async def _store(self, room: DraftRoom, socket: DraftSocket, update: bytes) -> int:
         """Make ``update`` durable; its id once committed. Updates arriving while a write
@@ -400,9 +398,22 @@ class DraftHub:
         while room.pending:
             batch, room.pending = room.pending, []
             results: list[int | Exception] = []
-            allowed = [(update, s.user_id) for s, update, _ in batch if s.can_edit]
+            senders = [(s, update) for s, update, _ in batch if s.can_edit]
+            allowed = [(update, s.user_id) for s, update in senders]
+
+            def committed(
+                ids: list[int | DocumentsError],
+                senders: list[tuple[DraftSocket, bytes]] = senders,
+            ) -> None:
+                """Durable: apply, and send to the others here — before the relay
+                (the outbox) reaches this process, which would then send each update
+                twice to the others and back to its sender."""
+                for (sender, update), update_id in zip(senders, ids, strict=True):
+                    if isinstance(update_id, int):
+                        room.apply_logged(update_id, update, skip=sender)
+
             try:
-                stored = iter(await self._store_updates(room, allowed))
+                stored = iter(await self._store_updates(room, allowed, committed))
                 for socket, _, _ in batch:
                     if socket.can_edit:
                         results.append(next(stored))
@@ -415,7 +426,7 @@ class DraftHub:
                         done.set_exception(exc)
                 continue
             for (_, _, done), result in zip(batch, results, strict=True):
-                if done.done():  # its socket went away meanwhile: the relay applies it
+                if done.done():  # its socket went away meanwhile (``committed`` applied it)
                     continue
                 if isinstance(result, Exception):
                     done.set_exception(result)
@@ -423,22 +434,37 @@ class DraftHub:
                     done.set_result(result)
 
     async def _store_updates(
-        self, room: DraftRoom, updates: list[tuple[bytes, int | None]]
+        self,
+        room: DraftRoom,
+        updates: list[tuple[bytes, int | None]],
+        committed: Callable[[list[int | DocumentsError]], None],
     ) -> list[int | DocumentsError]:
         """One transaction for the batch: on an SQLite file with ``sqlite3`` directly
         (``documents.sqlite_store``), on PostgreSQL through asyncpg
-        (``documents.pg_store``), elsewhere through the session."""
+        (``documents.pg_store``), elsewhere through the session. ``committed`` gets the
+        results once they are durable, before the outbox is published."""
         if not updates:
             return []
         if self.db.driver_writes:
             return await self.db.write_with_driver(
-                sqlite_store.store_updates, pg_store.store_updates, room.draft_id, updates, utcnow()
+                sqlite_store.store_updates,
+                pg_store.store_updates,
+                room.draft_id,
+                updates,
+                utcnow(),
+                committed=committed,
             )
         async with self.db.transaction() as session:
             draft = await session.get(Draft, room.draft_id)
             if draft is None:
-                return [DraftNotFound(draft_id=room.draft_id) for _ in updates]
-            return await draft_actions.check_store_updates(session, draft, updates)
+                results = [DraftNotFound(draft_id=room.draft_id) for _ in updates]
+            else:
+                results = await draft_actions.check_store_updates(session, draft, updates)
+        # Published already: on the in-process broker the relay is only queued (the loop
+        # has not run it yet); through Redis it could come first, and ``apply_logged``
+        # then sends the update once to everyone, its sender included (Yjs ignores it).
+        committed(results)
+        return results
 
     async def _maybe_snapshot(self, room: DraftRoom, stored: int) -> None:
         """Look for a snapshot to write once enough updates were stored since the last

@@ -28,6 +28,7 @@ class YClient:
         self.synced = asyncio.Event()
         self.changed = asyncio.Event()
         self.closed_code: int | None = None
+        self.updates_received = 0  # sync update messages from the server
         self._remote = False
         self._subscription = self.doc.observe(self._on_change)
         self._reader = asyncio.create_task(self._read())
@@ -65,6 +66,8 @@ class YClient:
                     await self.ws.send(reply)
                 if message[1] == YSyncMessageType.SYNC_STEP2:
                     self.synced.set()
+                elif message[1] == YSyncMessageType.SYNC_UPDATE:
+                    self.updates_received += 1
                 self.changed.set()
         except Exception:  # noqa: S110 - the close code is what tests look at
             pass

@@ -53,6 +53,26 @@ async def test_two_editors_converge(server: LiveServer, world: World) -> None:
     await sophie.close()
 
 
+async def test_each_update_reaches_each_other_editor_once(server: LiveServer, world: World) -> None:
+    """An update is sent once to every other socket of the draft, and not back to its
+    sender: the process that stored it must not forward it again when the broker's
+    relay of the same update comes back to it."""
+    draft_id = await make_draft(server)
+    anne = await YClient.connect(url(server, draft_id), world.cookies["rapporteur"])
+    sophie = await YClient.connect(url(server, draft_id), world.cookies["copilote"])
+    await anne.synced.wait()
+    await sophie.synced.wait()
+    for letter in "abcdefghij":
+        anne.text.insert(len(anne.text), letter)
+        await asyncio.sleep(0.01)  # one update per transaction, each its own batch or not
+    await sophie.wait_text("abcdefghij")
+    await asyncio.sleep(0.5)  # room for a second copy or an echo to arrive
+    assert sophie.updates_received == 10
+    assert anne.updates_received == 0
+    await anne.close()
+    await sophie.close()
+
+
 async def test_edits_survive_a_restart(database_url: str) -> None:
     async with live_server(database_url) as server:
         world = await build_world(server.state.db)
@@ -237,14 +257,18 @@ async def test_a_batch_of_updates_is_stored_or_refused_update_by_update(
         def __init__(self) -> None:
             self.draft_id = draft_id
 
-    results = await hub._store_updates(Room(), [(good, author), (b"\x07\x99\x01garbage", author)])
+    told: list[list[object]] = []  # what ``committed`` heard, once durable
+    results = await hub._store_updates(
+        Room(), [(good, author), (b"\x07\x99\x01garbage", author)], told.append
+    )
     assert isinstance(results[0], int)
     assert isinstance(results[1], InvalidUpdate)
+    assert told == [results]
     async with db.transaction() as session:
         draft = await session.get(Draft, draft_id)
         assert draft is not None
         await actions.do_set_lock(session, draft, locked=True, user_id=world.id("copilote"))
-    (locked,) = await hub._store_updates(Room(), [(good, author)])
+    (locked,) = await hub._store_updates(Room(), [(good, author)], told.append)
     assert isinstance(locked, DraftLocked)
     async with db.read() as session:
         ids = list(

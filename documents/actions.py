@@ -11,7 +11,6 @@ import base64
 import datetime as dt
 import json
 from collections.abc import Sequence
-from typing import Any
 
 from pycrdt import Doc
 from sqlalchemy import bindparam, func, insert, select
@@ -152,33 +151,54 @@ _INSERT_UPDATES = insert(_UPDATES).returning(_UPDATES.c.id, sort_by_parameter_or
 UPDATE_COLUMNS = ("id", "draft_id", "author_id", "data", "created_at")
 INSERT_UPDATES_WITH_IDS = insert(_UPDATES).values({c: bindparam(c) for c in UPDATE_COLUMNS})
 
+Updates = Sequence[tuple[bytes, int | None]]  # (data, author_id)
 
-async def check_store_updates(
-    session: AsyncSession, draft: Draft, updates: Sequence[tuple[bytes, int | None]]
-) -> list[int | DocumentsError]:
-    """Validate and store editors' updates (``(data, author_id)``) in one statement —
-    the drafts' group commit; each result is the update's id, or the error that refused
-    it (:func:`check_update`), which wrote nothing. Relayed after commit."""
-    now = utcnow()
+
+def accept_updates(
+    draft_id: int, locked: bool, updates: Updates
+) -> tuple[list[int | DocumentsError], list[tuple[bytes, int | None]]]:
+    """The group commit's rules (:func:`check_update` for each), shared by the three
+    stores: each result is the error that refused the update, or its place in the rows
+    to insert (:func:`numbered` replaces it with the update's id); and those rows."""
     results: list[int | DocumentsError] = []
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[bytes, int | None]] = []
     for data, author_id in updates:
         try:
-            check_update(draft.id, draft.locked_at is not None, data)
+            check_update(draft_id, locked, data)
         except DocumentsError as exc:
             results.append(exc)
             continue
-        results.append(len(rows))  # the row's place, replaced by its id below
-        rows.append({"draft_id": draft.id, "author_id": author_id, "data": data, "created_at": now})
+        results.append(len(rows))
+        rows.append((data, author_id))
+    return results, rows
+
+
+def numbered(results: list[int | DocumentsError], ids: Sequence[int]) -> list[int | DocumentsError]:
+    """:func:`accept_updates`'s results once the rows have their ids."""
+    return [r if isinstance(r, DocumentsError) else ids[r] for r in results]
+
+
+async def check_store_updates(
+    session: AsyncSession, draft: Draft, updates: Updates
+) -> list[int | DocumentsError]:
+    """Validate and store editors' updates in one statement — the drafts' group commit;
+    each result is the update's id, or the error that refused it (:func:`check_update`),
+    which wrote nothing. Relayed after commit."""
+    results, rows = accept_updates(draft.id, draft.locked_at is not None, updates)
     if not rows:
         return results
+    now = utcnow()
     connection = await session.connection()
-    ids = list((await connection.execute(_INSERT_UPDATES, rows)).scalars())
+    inserted = await connection.execute(
+        _INSERT_UPDATES,
+        [{"draft_id": draft.id, "author_id": a, "data": d, "created_at": now} for d, a in rows],
+    )
+    ids = list(inserted.scalars())
     draft.updated_at = now
     channel = draft_channel(draft.id)
-    for row, update_id in zip(rows, ids, strict=True):
-        emit(session, channel, encode_relay(update_id, row["data"], row["author_id"]))
-    return [r if isinstance(r, DocumentsError) else ids[r] for r in results]
+    for (data, author_id), update_id in zip(rows, ids, strict=True):
+        emit(session, channel, encode_relay(update_id, data, author_id))
+    return numbered(results, ids)
 
 
 async def store_update(

@@ -10,14 +10,20 @@ are :func:`documents.actions.check_update`'s.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
 from auth.rawsql import Compiled
-from documents.actions import check_update, draft_channel, encode_relay
+from documents.actions import (
+    INSERT_UPDATES_WITH_IDS,
+    Updates,
+    accept_updates,
+    draft_channel,
+    encode_relay,
+    numbered,
+)
 from documents.errors import DocumentsError, DraftNotFound
 from documents.models import Draft, DraftUpdate
 
@@ -46,10 +52,7 @@ def _touch_statement() -> Any:
 
 
 _TOUCH = Compiled(_touch_statement(), _DIALECT)
-_COLUMNS = ("id", "draft_id", "author_id", "data", "created_at")
-_INSERT = Compiled(
-    insert(_UPDATES).values({c: bindparam(c) for c in _COLUMNS}), _DIALECT, many=True
-)
+_INSERT = Compiled(INSERT_UPDATES_WITH_IDS, _DIALECT, many=True)
 
 
 class _Refused(Exception):
@@ -59,7 +62,7 @@ class _Refused(Exception):
 async def store_updates(
     connection: Any,
     draft_id: int,
-    updates: Sequence[tuple[bytes, int | None]],
+    updates: Updates,
     now: dt.datetime,
 ) -> tuple[list[int | DocumentsError], list[tuple[str, str]]]:
     """As ``documents.actions.check_store_updates``, in one transaction of the asyncpg
@@ -73,25 +76,21 @@ async def store_updates(
             if not found:
                 results = [DraftNotFound(draft_id=draft_id) for _ in updates]
                 raise _Refused
-            rows: list[tuple[int, bytes, int | None]] = []
-            for data, author_id in updates:
-                try:
-                    check_update(draft_id, locked_at is not None, data)
-                except DocumentsError as exc:
-                    results.append(exc)
-                    continue
-                update_id = ids[len(rows)]
-                results.append(update_id)
-                rows.append((update_id, data, author_id))
+            results, rows = accept_updates(draft_id, locked_at is not None, updates)
             if not rows:
                 raise _Refused
+            ids = ids[: len(rows)]
             values = {"draft_id": draft_id, "created_at": now}
             await connection.executemany(
                 _INSERT.sql,
-                [_INSERT.args({**values, "id": i, "data": d, "author_id": a}) for i, d, a in rows],
+                [
+                    _INSERT.args({**values, "id": i, "data": d, "author_id": a})
+                    for i, (d, a) in zip(ids, rows, strict=True)
+                ],
             )
             channel = draft_channel(draft_id)
-            outbox = [(channel, encode_relay(i, d, a)) for i, d, a in rows]
+            outbox = [(channel, encode_relay(i, d, a)) for i, (d, a) in zip(ids, rows, strict=True)]
+            results = numbered(results, ids)
     except _Refused:
         return results, []
     return results, outbox

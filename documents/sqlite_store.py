@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Sequence
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import sqlite
 
 from auth.rawsql import Compiled, datetime_conversions
-from documents.actions import check_update, draft_channel, encode_relay
+from documents.actions import (
+    INSERT_UPDATES_WITH_IDS,
+    Updates,
+    accept_updates,
+    draft_channel,
+    encode_relay,
+    numbered,
+)
 from documents.errors import DocumentsError, DraftNotFound
 from documents.models import Draft, DraftUpdate
 
@@ -30,10 +36,7 @@ _to_db, _ = datetime_conversions(_DIALECT)
 
 _LOCK = Compiled(select(_DRAFTS.c.locked_at).where(_DRAFTS.c.id == bindparam("id")), _DIALECT)
 _LAST_ID = Compiled(select(func.max(_UPDATES.c.id)), _DIALECT)
-_COLUMNS = ("id", "draft_id", "author_id", "data", "created_at")
-_INSERT = Compiled(
-    insert(_UPDATES).values({c: bindparam(c) for c in _COLUMNS}), _DIALECT, many=True
-)
+_INSERT = Compiled(INSERT_UPDATES_WITH_IDS, _DIALECT, many=True)
 _TOUCH = Compiled(
     update(_DRAFTS).where(_DRAFTS.c.id == bindparam("id")).values(updated_at=bindparam("now")),
     _DIALECT,
@@ -43,7 +46,7 @@ _TOUCH = Compiled(
 def store_updates(
     connection: sqlite3.Connection,
     draft_id: int,
-    updates: Sequence[tuple[bytes, int | None]],
+    updates: Updates,
     now: dt.datetime,
 ) -> tuple[list[int | DocumentsError], list[tuple[str, str]]]:
     """As ``documents.actions.check_store_updates``, in one transaction of
@@ -54,17 +57,7 @@ def store_updates(
         if found is None:
             connection.execute("ROLLBACK")
             return [DraftNotFound(draft_id=draft_id) for _ in updates], []
-        locked = found[0] is not None
-        results: list[int | DocumentsError] = []
-        rows: list[tuple[bytes, int | None]] = []
-        for data, author_id in updates:
-            try:
-                check_update(draft_id, locked, data)
-            except DocumentsError as exc:
-                results.append(exc)
-                continue
-            results.append(len(rows))
-            rows.append((data, author_id))
+        results, rows = accept_updates(draft_id, found[0] is not None, updates)
         outbox: list[tuple[str, str]] = []
         if rows:
             last = connection.execute(_LAST_ID.sql, _LAST_ID.args({})).fetchone()[0] or 0
@@ -81,7 +74,7 @@ def store_updates(
             connection.execute(_TOUCH.sql, _TOUCH.args({"id": draft_id, "now": stamp}))
             channel = draft_channel(draft_id)
             outbox = [(channel, encode_relay(i, d, a)) for i, (d, a) in zip(ids, rows, strict=True)]
-            results = [r if isinstance(r, DocumentsError) else ids[r] for r in results]
+            results = numbered(results, ids)
         connection.execute("COMMIT")
     except BaseException:
         if connection.in_transaction:

@@ -23,6 +23,7 @@ import asyncio
 import base64
 import contextlib
 import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -400,18 +401,7 @@ class DraftHub:
             results: list[int | Exception] = []
             senders = [(s, update) for s, update, _ in batch if s.can_edit]
             allowed = [(update, s.user_id) for s, update in senders]
-
-            def committed(
-                ids: list[int | DocumentsError],
-                senders: list[tuple[DraftSocket, bytes]] = senders,
-            ) -> None:
-                """Durable: apply, and send to the others here — before the relay
-                (the outbox) reaches this process, which would then send each update
-                twice to the others and back to its sender."""
-                for (sender, update), update_id in zip(senders, ids, strict=True):
-                    if isinstance(update_id, int):
-                        room.apply_logged(update_id, update, skip=sender)
-
+            committed = functools.partial(_apply_stored, room, senders)
             try:
                 stored = iter(await self._store_updates(room, allowed, committed))
                 for socket, _, _ in batch:
@@ -481,6 +471,17 @@ class DraftHub:
         async with self.db.transaction() as session:
             if await draft_actions.maybe_snapshot(session, room.draft_id):
                 room.unsnapshotted = 0
+
+
+def _apply_stored(
+    room: DraftRoom, senders: list[tuple[DraftSocket, bytes]], ids: list[int | DocumentsError]
+) -> None:
+    """Durable: apply each stored update and send it to the others here — before the
+    relay (the outbox) reaches this process, which would then send each update twice to
+    the others and back to its sender."""
+    for (sender, update), update_id in zip(senders, ids, strict=True):
+        if isinstance(update_id, int):
+            room.apply_logged(update_id, update, skip=sender)
 
 
 def _awareness_clients(payload: bytes) -> set[int]:

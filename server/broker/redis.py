@@ -1,14 +1,20 @@
 """Redis pub/sub broker: several Atelier processes share rooms through one Redis.
 
-Messages go out as ``<instance>\\n<message>`` on ``<prefix><channel>``; each process
-delivers its own messages locally at publish time and skips them when Redis echoes them
-back, so local delivery does not depend on Redis being up. The listener pattern-subscribes
-to ``<prefix>*`` and reconnects with backoff; after a reconnection it yields ``RESYNC``.
+Every process hears every channel (each hub sorts what it hears), so the broker's
+channels need not be Redis channels: what waits to go out is packed into one ``PUBLISH``
+on the single channel ``<prefix>bus``, as ``<instance>`` followed by the JSON list of
+``[channel, message]`` pairs. A commit's events, or all the events of a busy moment, thus
+cost Redis, the sender and each listener one message, not one each: through redis-py a
+publish and its echo cost about 100 µs of CPU, which at 500 messages/s was a quarter of a
+process's samples (docs/performance.md, finding 20).
 
-Publishing does not wait for Redis: messages join an outgoing list that one task sends
-in pipelines, in order, over one connection. A commit's events thus cost one round trip
-together, not one each (nor a pooled connection each: 500 members joining at once used
-to exhaust the pool). What Redis does not take is logged and dropped; the other
+Each process delivers its own messages locally at publish time and skips its own
+payloads when Redis echoes them back (by their first bytes, without decoding them), so
+local delivery does not depend on Redis being up. The listener reconnects with backoff;
+after a reconnection it yields ``RESYNC``.
+
+Publishing does not wait for Redis: messages join an outgoing list that one task sends,
+in order, over one connection. What Redis does not take is logged and dropped; the other
 processes find it in the database (the broker is a doorbell).
 """
 
@@ -17,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -32,7 +39,11 @@ from server.broker.memory import MemoryBroker
 log = logging.getLogger(__name__)
 
 RECONNECT_MAX_SECS = 2.0
-PIPELINE_MAX = 500
+INSTANCE_CHARS = 12
+# One payload carries at most this many messages, or stops growing past this many
+# characters (Redis's default output limit for a subscriber is 8 MB over 60 s).
+PACK_MAX_MESSAGES = 2_000
+PACK_MAX_CHARS = 1_000_000
 # Beyond this many messages waiting (Redis away), the oldest are dropped.
 OUTGOING_LIMIT = 100_000
 
@@ -40,12 +51,13 @@ OUTGOING_LIMIT = 100_000
 class RedisBroker:
     def __init__(self, url: str, prefix: str = "atelier:") -> None:
         self._url = url
-        self._prefix = prefix
-        self._instance = uuid.uuid4().hex[:12]
+        self._instance = uuid.uuid4().hex[:INSTANCE_CHARS]
+        self._bus = prefix + "bus"
+        self._own = self._instance.encode()
         self._local = MemoryBroker()
         self._client: aioredis.Redis | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._outgoing: collections.deque[tuple[str, str]] = collections.deque()
+        self._outgoing: collections.deque[list[str]] = collections.deque()
         self._writer: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
 
@@ -82,21 +94,23 @@ class RedisBroker:
         assert self._client is not None, "publish() before connect()"  # noqa: S101
         if len(self._outgoing) >= OUTGOING_LIMIT:
             self._outgoing.popleft()
-        self._outgoing.append((self._prefix + channel, f"{self._instance}\n{message}"))
+        self._outgoing.append([channel, message])
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write(), name="redis-broker-writer")
 
     async def _write(self) -> None:
-        """Send the outgoing messages in pipelines until none is left."""
+        """Send what waits, packed into as few publishes as the limits allow."""
         assert self._client is not None  # noqa: S101
         outgoing = self._outgoing
         while outgoing:
-            batch = [outgoing.popleft() for _ in range(min(len(outgoing), PIPELINE_MAX))]
+            batch: list[list[str]] = []
+            size = 0
+            while outgoing and len(batch) < PACK_MAX_MESSAGES and size < PACK_MAX_CHARS:
+                item = outgoing.popleft()
+                size += len(item[1])
+                batch.append(item)
             try:
-                async with self._client.pipeline(transaction=False) as pipe:
-                    for channel, payload in batch:
-                        pipe.publish(channel, payload)
-                    await pipe.execute()
+                await self._client.publish(self._bus, self._instance + json.dumps(batch))
             except (RedisError, OSError) as exc:
                 log.warning(
                     "Redis publish of %d messages failed (%s); peers will resync", len(batch), exc
@@ -113,16 +127,15 @@ class RedisBroker:
         while True:
             pubsub = self._client.pubsub()
             try:
-                await pubsub.psubscribe(self._prefix + "*")
+                await pubsub.subscribe(self._bus)
                 self.connected.set()
                 if not first:
                     log.info("Redis broker reconnected; asking hubs to resync")
                     self._local.deliver(RESYNC, "")
                 first, delay = False, 0.1
                 async for item in pubsub.listen():
-                    if item["type"] != "pmessage":
-                        continue
-                    self._relay(item["channel"], item["data"])
+                    if item["type"] == "message":
+                        self._relay(item["data"])
             except (RedisError, OSError) as exc:
                 self.connected.clear()
                 log.warning("Redis broker connection lost (%s); retrying in %.1fs", exc, delay)
@@ -134,8 +147,17 @@ class RedisBroker:
                 except (RedisError, OSError):
                     pass
 
-    def _relay(self, raw_channel: bytes, raw: bytes) -> None:
-        instance, _, message = raw.decode().partition("\n")
-        if instance == self._instance:
+    def _relay(self, raw: bytes) -> None:
+        if raw.startswith(self._own):
             return
-        self._local.deliver(raw_channel.decode()[len(self._prefix) :], message)
+        try:
+            pairs = [
+                (str(channel), str(message))
+                for channel, message in json.loads(raw[INSTANCE_CHARS:])
+            ]
+        except (ValueError, TypeError):
+            log.warning("Unreadable payload on %s ignored", self._bus)
+            return
+        deliver = self._local.deliver
+        for channel, message in pairs:
+            deliver(channel, message)

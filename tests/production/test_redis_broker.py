@@ -1,0 +1,114 @@
+"""The Redis broker against the machine's Redis: what one process publishes reaches the
+others once, in order, packed into few Redis messages; its own echo is not delivered
+twice; other installations (prefixes) and garbage on the bus are not heard."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from server.broker.redis import RedisBroker
+from tests.services import redis_prefix, redis_url
+
+
+async def _started(url: str, prefix: str) -> RedisBroker:
+    broker = RedisBroker(url, prefix)
+    await broker.connect()
+    await asyncio.wait_for(broker.connected.wait(), 5)
+    return broker
+
+
+class _Heard:
+    """What one broker's listener delivered, collected by a task."""
+
+    def __init__(self, broker: RedisBroker) -> None:
+        self.items: list[tuple[str, str]] = []
+        self._stream = broker.listen()
+        self._task = asyncio.create_task(self._collect())
+
+    async def _collect(self) -> None:
+        async for item in self._stream:
+            self.items.append(item)
+
+    async def started(self) -> _Heard:
+        await asyncio.sleep(0.05)  # the listener's queue exists once its task has run
+        return self
+
+    async def until(self, count: int, timeout: float = 10) -> list[tuple[str, str]]:
+        async def enough() -> None:
+            while len(self.items) < count:
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(enough(), timeout)
+        return self.items
+
+    async def close(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+
+@pytest.fixture
+async def url() -> str:
+    return redis_url()
+
+
+@pytest.fixture
+async def raw(url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.from_url(url)
+    yield client
+    await client.aclose()
+
+
+async def test_a_burst_reaches_the_other_process_once_in_order_in_few_redis_messages(
+    url: str, raw: aioredis.Redis
+) -> None:
+    prefix = redis_prefix()
+    spy = raw.pubsub()
+    await spy.subscribe(prefix + "bus")
+    a, b = await _started(url, prefix), await _started(url, prefix)
+    heard_a, heard_b = await _Heard(a).started(), await _Heard(b).started()
+    sent = [
+        (f"room:{n % 7}:{n}", json.dumps({"n": n, "body": "ligne\nsuivante «é» \x00 ✓"}))
+        for n in range(3000)
+    ]
+    try:
+        for channel, message in sent:
+            await a.publish(channel, message)
+        assert await heard_b.until(3000) == sent
+        await asyncio.sleep(0.3)  # A's echo has come back by now
+        assert heard_a.items == sent, "A delivers its own messages once, not again on the echo"
+        assert len(heard_b.items) == 3000
+        packed = 0
+        while (item := await spy.get_message(timeout=0.2)) is not None:
+            packed += item["type"] == "message"
+        assert 1 <= packed <= 10, f"3000 messages went out as {packed} Redis messages"
+    finally:
+        await heard_a.close()
+        await heard_b.close()
+        await spy.aclose()
+        await a.disconnect()
+        await b.disconnect()
+
+
+async def test_other_prefixes_and_garbage_are_not_heard(url: str, raw: aioredis.Redis) -> None:
+    prefix = redis_prefix()
+    a, b = await _started(url, prefix), await _started(url, redis_prefix())
+    heard_a = await _Heard(a).started()
+    try:
+        await b.publish("room:1:1", "another installation")
+        for junk in (b"x", b"0123456789ab{", b"0123456789ab[1, 2]", b"0123456789ab[[1]]"):
+            await raw.publish(prefix + "bus", junk)
+        await raw.publish(
+            prefix + "bus", b"0123456789ab" + json.dumps([["room:2:1", "ok"]]).encode()
+        )
+        assert await heard_a.until(1) == [("room:2:1", "ok")]
+        await asyncio.sleep(0.2)
+        assert heard_a.items == [("room:2:1", "ok")]
+    finally:
+        await heard_a.close()
+        await a.disconnect()
+        await b.disconnect()

@@ -126,8 +126,8 @@ def _write_state_query(*, lock: bool, many: bool = False) -> Select[Any]:
 
     ``many`` (PostgreSQL): the state of several sends in one round trip, from arrays of
     ``room_ids``, ``user_ids`` and ``client_ids``; each row starts with the send's
-    position in the arrays (from 1) and ends with a fresh message id; rooms are locked
-    in id order.
+    position in the arrays (from 1) and ends with a fresh message id; with ``lock``,
+    rooms are locked in id order.
     """
     rooms, blocks, mutes, messages = (
         Room.__table__,
@@ -197,7 +197,7 @@ def _write_state_query(*, lock: bool, many: bool = False) -> Select[Any]:
 
 
 WRITE_STATE = {lock: _write_state_query(lock=lock) for lock in (False, True)}
-WRITE_STATE_MANY = _write_state_query(lock=True, many=True)
+WRITE_STATE_MANY = {lock: _write_state_query(lock=lock, many=True) for lock in (False, True)}
 
 
 async def write_state(

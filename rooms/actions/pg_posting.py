@@ -2,12 +2,21 @@
 
 Why: SQLAlchemy's async execution (a greenlet switch, an execution context, result
 processing) cost about as much CPU as the round trip itself, for every statement of
-every message, and each round trip waits for a busy event loop. Here a batch is four
-round trips whatever its size: ``BEGIN``; the states of all its sends with fresh message
-ids (rooms locked in id order); its messages, events and positions in one statement;
-``COMMIT`` (plus the rare reply, name and mention lookups). asyncpg prepares each
-statement once per connection. The steps and rules are
-``rooms.actions.messages.post_steps``'s, shared with the other paths; the statements
+every message, and each round trip waits for a busy event loop. Here a batch is two
+round trips whatever its size, without ``BEGIN`` or ``COMMIT``: the states of all its
+sends with fresh message ids; then its messages, events, mentions and the rooms'
+positions in one statement, which is its own transaction (plus the rare reply, name and
+mention lookups before it).
+
+The write is optimistic: the states are read without locking the rooms, and the
+statement moves each room's position only from the one it read. Every write that could
+change a send's fate — another message, a lock, slow mode, a mute — moves that position
+in the same transaction, so a room that moved in between makes the statement fail as a
+whole (a room missing from the count, or its event's position already taken); the batch
+is then read and written again, and after ``OPTIMISTIC_ATTEMPTS`` it takes the rooms'
+locks in a transaction of four round trips, as it did before (docs/performance.md,
+finding 21). asyncpg prepares each statement once per connection. The steps and rules
+are ``rooms.actions.messages.post_steps``'s, shared with the other paths; the statements
 are Core statements, compiled once for asyncpg.
 """
 
@@ -17,7 +26,8 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select
+import asyncpg
+from sqlalchemy import Integer, bindparam, case, cast, func, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
@@ -26,7 +36,6 @@ from auth.rawsql import Compiled
 from rooms import events
 from rooms.actions.messages import (
     AUTHOR,
-    INSERT_MENTIONS,
     MENTIONABLE,
     MESSAGE_COLUMNS,
     PARENT,
@@ -38,16 +47,23 @@ from rooms.actions.messages import (
     run_steps,
 )
 from rooms.errors import RoomsError
-from rooms.models import Message, Room, RoomEvent
+from rooms.models import Mention, Message, Room, RoomEvent
 from rooms.moderation import WRITE_STATE_MANY, WriteState
 
 _DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
 _USERS = User.__table__
 
-_STATES = Compiled(WRITE_STATE_MANY, _DIALECT)
+_STATES = {lock: Compiled(WRITE_STATE_MANY[lock], _DIALECT) for lock in (False, True)}
+OPTIMISTIC_ATTEMPTS = 3
+# What a room that moved between the read and the write makes the write raise: the
+# count check's cast, an event position already taken, two batches' rooms crossed.
+_MOVED = (
+    asyncpg.InvalidTextRepresentationError,
+    asyncpg.UniqueViolationError,
+    asyncpg.DeadlockDetectedError,
+)
 _PARENT = Compiled(PARENT, _DIALECT)
 _AUTHOR = Compiled(AUTHOR, _DIALECT)
-_INSERT_MENTION = Compiled(INSERT_MENTIONS, _DIALECT, many=True)
 
 
 def _rows_of(table: Any, columns: Sequence[str], name: str) -> Any:
@@ -56,61 +72,85 @@ def _rows_of(table: Any, columns: Sequence[str], name: str) -> Any:
     return func.unnest(*arrays).table_valued(*columns).render_derived(name=name)
 
 
-def _write_statement() -> Any:
-    """The messages, their events and the rooms' positions in one statement (three
-    data-modifying CTEs); returns how many rooms moved, which must be all of them."""
+def _write_statement(*, checked: bool) -> Any:
+    """The messages, their events, their mentions and the rooms' positions in one
+    statement (data-modifying CTEs); returns how many rooms moved, which must be all of
+    them. ``checked``: a count short of ``room_count`` raises (a cast that fails), so that
+    the statement, its own transaction, writes nothing."""
     messages, room_events, rooms = Message.__table__, RoomEvent.__table__, Room.__table__
+    mentions = Mention.__table__
     message_columns = ("id", *MESSAGE_COLUMNS)
+    mention_columns = ("message_id", "user_id", "room_id", "seq")
     new_messages = _rows_of(messages, message_columns, "new_messages")
     new_events = _rows_of(room_events, events.EVENT_COLUMNS, "new_events")
-    inserted_messages = (
-        insert(messages)
-        .from_select(message_columns, select(*(new_messages.c[c] for c in message_columns)))
-        .cte("inserted_messages")
-    )
-    inserted_events = (
-        insert(room_events)
-        .from_select(events.EVENT_COLUMNS, select(*(new_events.c[c] for c in events.EVENT_COLUMNS)))
-        .cte("inserted_events")
-    )
+    new_mentions = _rows_of(mentions, mention_columns, "new_mentions")
+    ctes = [
+        insert(table)
+        .from_select(columns, select(*(rows.c[c] for c in columns)))
+        .cte(f"inserted_{name}")
+        for table, columns, rows, name in (
+            (messages, message_columns, new_messages, "messages"),
+            (room_events, events.EVENT_COLUMNS, new_events, "events"),
+            (mentions, mention_columns, new_mentions, "mentions"),
+        )
+    ]
     moved = events.ADVANCE_MANY.returning(rooms.c.id).cte("moved")
-    return select(func.count()).select_from(moved).add_cte(inserted_messages, inserted_events)
+    count: Any = func.count()
+    if checked:
+        count = case(
+            (count == bindparam("room_count", type_=Integer), count),
+            else_=cast(func.concat("rooms moved: ", count), Integer),
+        )
+    return select(count).select_from(moved).add_cte(*ctes)
 
 
-_WRITE = Compiled(_write_statement(), _DIALECT)
+_WRITE = {
+    checked: Compiled(_write_statement(checked=checked), _DIALECT) for checked in (False, True)
+}
 
 
 async def post_many(
     connection: Any, requests: Sequence[PostRequest], now: dt.datetime
 ) -> tuple[list[Posted | RoomsError], list[tuple[str, str]]]:
-    """Post ``requests`` in one transaction of the asyncpg ``connection``; returns each
-    request's result and the frames to publish now that it committed.
+    """Post ``requests`` on the asyncpg ``connection`` (not in a transaction); returns
+    each request's result and the frames to publish now that it committed.
 
-    Raises what the database raised (rolled back); the caller then writes the requests
-    one by one through the session.
+    Raises what the database raised (nothing written); the caller then writes the
+    requests one by one through the session.
     """
-    store = _Store(connection, now)
+    for _ in range(OPTIMISTIC_ATTEMPTS):
+        store = _Store(connection, now, optimistic=True)
+        results = await run_steps(post_steps(requests, now), store)
+        try:
+            await store.write()
+        except _MOVED:
+            continue
+        return results, store.outbox
+    store = _Store(connection, now, optimistic=False)
     async with connection.transaction():
         results = await run_steps(post_steps(requests, now), store)
+        await store.write()
     return results, store.outbox
 
 
 class _Store:
     """The steps of ``post_steps`` with asyncpg."""
 
-    def __init__(self, connection: Any, now: dt.datetime) -> None:
+    def __init__(self, connection: Any, now: dt.datetime, *, optimistic: bool) -> None:
         self.connection = connection
         self.now = now
+        self.optimistic = optimistic
         self.outbox: list[tuple[str, str]] = []
         self._states: dict[int, WriteState] = {}
         self._ids: list[int] = []  # fresh message ids, read with the states
         self._writes: dict[str, list[Any]] = {}  # held until ``append``
 
     async def prefetch(self, pending: list[Pending]) -> None:
-        """Every state in one round trip, the rooms locked in id order."""
+        """Every state in one round trip (unless optimistic, the rooms locked in id order)."""
+        states = _STATES[not self.optimistic]
         rows = await self.connection.fetch(
-            _STATES.sql,
-            *_STATES.args(
+            states.sql,
+            *states.args(
                 {
                     "room_ids": [p.request.access.room.id for p in pending],
                     "user_ids": [p.request.access.user_id for p in pending],
@@ -158,16 +198,30 @@ class _Store:
         self._writes["afters"] = [move["after"] for move in moves]
 
     async def append(self, appended: list[events.Appended]) -> None:
-        """Everything in one statement: messages, events, positions."""
+        """Held until :meth:`write`."""
         rows, self.outbox = events.event_rows(appended, self.now)
         self._writes.update(
             {f"new_events_{c}": [row[c] for row in rows] for c in events.EVENT_COLUMNS}
         )
-        moved = await self.connection.fetchval(_WRITE.sql, *_WRITE.args(self._writes))
-        if moved != len(self._writes["rooms"]):
-            raise RuntimeError("room sequence moved under its lock")
 
     async def insert_mentions(self, rows: list[dict[str, Any]]) -> None:
-        await self.connection.executemany(
-            _INSERT_MENTION.sql, [_INSERT_MENTION.args(row) for row in rows]
+        """Held until :meth:`write`."""
+        self._writes.update(
+            {
+                f"new_mentions_{c}": [row[c] for row in rows]
+                for c in ("message_id", "user_id", "room_id", "seq")
+            }
         )
+
+    async def write(self) -> None:
+        """Everything in one statement: messages, events, mentions, positions."""
+        writes = self._writes
+        if "rooms" not in writes:  # nothing accepted
+            return
+        for column in ("message_id", "user_id", "room_id", "seq"):
+            writes.setdefault(f"new_mentions_{column}", [])
+        statement = _WRITE[self.optimistic]
+        writes["room_count"] = len(writes["rooms"])
+        moved = await self.connection.fetchval(statement.sql, *statement.args(writes))
+        if moved != len(writes["rooms"]):
+            raise RuntimeError("room sequence moved under its lock")

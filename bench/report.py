@@ -39,6 +39,10 @@ def _ratio(value: float | None, reference: float | None) -> str:
     return f"{value / reference:.2f}×"
 
 
+def _paired(ratio: float | None) -> str:
+    return "—" if ratio is None else f"{ratio:.2f}×"
+
+
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
@@ -57,7 +61,7 @@ def _baseline(rows: list[dict[str, Any]], **match: Any) -> dict[str, Any] | None
 
 
 def fanout_table(rows: list[dict[str, Any]]) -> list[str]:
-    grid = _by(rows, "fanout")
+    grid = _by(goals.collapse_rounds(rows), "fanout")
     if not grid:
         return []
     out = ["### Fanout", ""]
@@ -78,11 +82,10 @@ def fanout_table(rows: list[dict[str, Any]]) -> list[str]:
         "gen CPU",
         "waited for a core (server/gen)",
         "p99 vs raw",
-        "CPU/delivery vs raw",
+        "CPU/delivery vs raw (each round's)",
     ]
     table = []
     for r in grid:
-        base = _baseline(grid, shape=r["shape"], rate=r["rate"])
         lat = r["latency_ms"]
         table.append(
             [
@@ -101,8 +104,9 @@ def fanout_table(rows: list[dict[str, Any]]) -> list[str]:
                 f"{r['services_cpu_pct']}%" if r["target"] != "baseline" else "—",
                 f"{r['generator_cpu_pct']}%",
                 f"{r.get('server_runq_wait_pct', '?')}% / {r.get('generator_runq_wait_pct', '?')}%",
-                _ratio(lat["p99"], base and base["latency_ms"]["p99"]),
-                _ratio(r["cpu_us_per_delivery"], base and base["cpu_us_per_delivery"]),
+                _paired(goals.p99_ratio(grid, r)),
+                _paired(goals.cpu_ratio(grid, r))
+                + (goals.spread(r) if r["target"] != "baseline" else ""),
             ]
         )
     return out + _table(header, table)

@@ -51,6 +51,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--targets", default="baseline,asgi,sqlite,pg,pg2", help="baseline,asgi,sqlite,pg,pg2"
     )
     parser.add_argument("--duration", type=float, help="seconds per fanout step (12; quick 2)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="rounds of the fanout grid, every target in turn in each (3; quick 1): its "
+        "ratios are the median of each round's target over that round's baseline",
+    )
     parser.add_argument("--step-duration", type=float, help="seconds per saturation step (6)")
     parser.add_argument("--connect-levels", help="idle sockets, e.g. 2000,5000,10000")
     parser.add_argument("--editors", type=int, help="coedit editors (50)")
@@ -134,6 +140,7 @@ class Plan:
         self.sizes = QUICK if quick else Sizes()
         self.duration = args.duration or (2.0 if quick else 12.0)
         self.step_duration = args.step_duration or (2.0 if quick else 6.0)
+        self.rounds = max(1, args.rounds or (1 if quick else 3))
         if quick:
             self.grid = [(chat.Shape(2, 5, 2), 5.0), (chat.Shape(1, 20, 2), 10.0)]
             self.ramp = (chat.Shape(2, 5, 2), [5.0, 20.0])
@@ -218,15 +225,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 row["load_average_1m"] = load
                 rows.append(row)
 
+    async def grid_step(target: Any, shape: Any, rate: float, number: int) -> list[Any]:
+        rows = await chat.fanout(harness, target, shape, [rate], plan.duration)
+        return [{**row, "round": number} for row in rows]
+
     print(f"Pinning: {pinning}. Open files: {limit}. Sizes: {plan.sizes}.", flush=True)
     for scenario in scenarios:
         print(f"== {scenario} (at {(time.monotonic() - clock) / 60:.1f} min)", flush=True)
         if scenario == "fanout":
             for shape, rate in plan.grid:
-                await each(
-                    "fanout",
-                    lambda t, s=shape, r=rate: chat.fanout(harness, t, s, [r], plan.duration),
-                )
+                for number in range(plan.rounds):
+                    await each(
+                        "fanout",
+                        lambda t, s=shape, r=rate, n=number: grid_step(t, s, r, n),
+                    )
         elif scenario == "saturation":
             ramp_shape, rates = plan.ramp
             await each(
@@ -270,6 +282,7 @@ def vars_of(plan: Plan) -> dict[str, Any]:
     return {
         "seed": plan.sizes.__class__.__name__,
         "fanout_duration_s": plan.duration,
+        "fanout_rounds": plan.rounds,
         "saturation_step_s": plan.step_duration,
         "connect_levels": plan.levels,
         "editors": plan.editors,

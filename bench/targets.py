@@ -3,12 +3,73 @@ same run, or absolute limits)."""
 
 from __future__ import annotations
 
+import statistics
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 P99_LIMIT_MS = 100.0
 
 Row = dict[str, Any]
+
+
+def collapse_rounds(rows: list[Row]) -> list[Row]:
+    """The fanout grid's rounds (``--rounds``) as one row per shape, rate and target.
+
+    Why: on a shared machine the raw server's own cost per delivery moves by a fifth
+    between two runs minutes apart, enough to flip a verdict at 1.25×. Each round runs
+    every target in turn, so a target's ratio to the baseline *of its own round* cancels
+    the drift; the row keeps the median of those paired ratios (``cpu_ratio``,
+    ``p99_ratio``, with every round's in ``cpu_ratios``), shows the round whose CPU
+    ratio is that median, and counts the messages of every round (``expected``, ``lost``).
+    """
+    groups: dict[tuple[Any, ...], list[Row]] = defaultdict(list)
+    others: list[Row] = []
+    for row in rows:
+        if row["scenario"] == "fanout" and "round" in row:
+            groups[(row["shape"], row["rate"], row["target"])].append(row)
+        else:
+            others.append(row)
+    if not groups:
+        return rows
+    base = {
+        (row["shape"], row["rate"], row["round"]): row
+        for (_, _, target), found in groups.items()
+        if target == "baseline"
+        for row in found
+    }
+    collapsed: list[Row] = []
+    for (shape, rate, _), found in groups.items():
+        paired = [(row, base.get((shape, rate, row["round"]))) for row in found]
+        cpu = sorted(
+            (
+                (mine["cpu_us_per_delivery"] / raw["cpu_us_per_delivery"], mine)
+                for mine, raw in paired
+                if raw and raw["cpu_us_per_delivery"]
+            ),
+            key=lambda pair: pair[0],
+        )
+        p99 = [
+            mine["latency_ms"]["p99"] / raw["latency_ms"]["p99"]
+            for mine, raw in paired
+            if raw and raw["latency_ms"]["p99"]
+        ]
+        shown = cpu[(len(cpu) - 1) // 2][1] if cpu else found[-1]
+        row = {
+            **{key: value for key, value in shown.items() if key != "round"},  # idempotent
+            "rounds": len(found),
+            "expected": sum(r["expected"] for r in found),
+            "lost": sum(r["lost"] for r in found),
+            "late": sum(r.get("late", 0) for r in found),
+        }
+        if cpu:
+            row["cpu_ratio"] = statistics.median(ratio for ratio, _ in cpu)
+            row["cpu_ratios"] = [round(ratio, 2) for ratio, _ in cpu]
+        if p99:
+            row["p99_ratio"] = statistics.median(p99)
+        collapsed.append(row)
+    first = next(i for i, row in enumerate(rows) if row["scenario"] == "fanout")
+    return others[:first] + collapsed + others[first:]
 
 
 def saturation(rows: list[Row]) -> dict[str, Row]:
@@ -56,16 +117,41 @@ def _throughput(rows: list[Row], target: str) -> tuple[str, bool | None]:
     return f"{mine['delivered_per_s']}/s = {ratio:.2f}× raw", ratio >= 0.8
 
 
+def cpu_ratio(rows: list[Row], row: Row) -> float | None:
+    """A fanout row's CPU per delivery over the baseline's (paired by round when the
+    grid had rounds); ``None`` when a tiny run measured no CPU for the baseline."""
+    if "cpu_ratio" in row:
+        return float(row["cpu_ratio"])
+    base = _find(rows, "fanout", "baseline", shape=row["shape"], rate=row["rate"])
+    if base and base["cpu_us_per_delivery"]:
+        return float(row["cpu_us_per_delivery"] / base["cpu_us_per_delivery"])
+    return None
+
+
+def p99_ratio(rows: list[Row], row: Row) -> float | None:
+    if "p99_ratio" in row:
+        return float(row["p99_ratio"])
+    base = _find(rows, "fanout", "baseline", shape=row["shape"], rate=row["rate"])
+    if base and base["latency_ms"]["p99"]:
+        return float(row["latency_ms"]["p99"] / base["latency_ms"]["p99"])
+    return None
+
+
+def spread(row: Row) -> str:
+    """Every round's CPU ratio, lowest first, when there were several."""
+    ratios = row.get("cpu_ratios") or []
+    return f" ({'/'.join(f'{r:.2f}' for r in ratios)})" if len(ratios) > 1 else ""
+
+
 def _cpu(rows: list[Row], target: str) -> tuple[str, bool | None]:
+    rows = collapse_rounds(rows)
     parts, ok = [], True
     for row in rows:
         if row["scenario"] != "fanout" or row["target"] != target:
             continue
-        base = _find(rows, "fanout", "baseline", shape=row["shape"], rate=row["rate"])
-        # A tiny run can measure no CPU at all for the baseline: no ratio then.
-        if base and base["cpu_us_per_delivery"]:
-            ratio = row["cpu_us_per_delivery"] / base["cpu_us_per_delivery"]
-            parts.append(f"{row['rooms']}×{row['members']}: {ratio:.2f}×")
+        ratio = cpu_ratio(rows, row)
+        if ratio is not None:
+            parts.append(f"{row['rooms']}×{row['members']}: {ratio:.2f}×{spread(row)}")
             ok = ok and ratio <= 1.25
     return ("; ".join(parts), ok) if parts else ("—", None)
 
@@ -100,18 +186,22 @@ def _cpu_saturation(rows: list[Row], target: str) -> tuple[str, bool | None]:
 
 
 def _p99(rows: list[Row], target: str) -> tuple[str, bool | None]:
+    rows = collapse_rounds(rows)
     mine, base = _big_room(rows, target), _big_room(rows, "baseline")
     if not mine or not base:
         return "—", None
     p99, raw = mine["latency_ms"]["p99"], base["latency_ms"]["p99"]
-    ratio = p99 / raw if raw else float("inf")
-    text = f"{p99} ms = {ratio:.2f}× raw ({raw} ms)"
+    found = p99_ratio(rows, mine)
+    ratio = float("inf") if found is None else found
+    rounds = f", median of {mine['rounds']} rounds" if mine.get("rounds", 1) > 1 else ""
+    text = f"{p99} ms = {ratio:.2f}× raw ({raw} ms{rounds})"
     if mine["members"] < 500 or mine["rate"] < 20:
         return f"{text} at {mine['members']} members", None
     return text, p99 <= 50 and ratio <= 1.5
 
 
 def _lost(rows: list[Row], target: str) -> tuple[str, bool | None]:
+    rows = collapse_rounds(rows)
     mine = [r for r in rows if r["scenario"] in ("fanout", "saturation") and r["target"] == target]
     if not mine:
         return "—", None
@@ -191,6 +281,7 @@ CHECKS: list[Check] = [
 
 def evaluate(rows: list[Row]) -> list[tuple[str, str, str, bool | None]]:
     """(check, target, measured, met) for each check and Atelier target in the rows."""
+    rows = collapse_rounds(rows)
     targets = [t for t in dict.fromkeys(r["target"] for r in rows) if t != "baseline"]
     return [(name, t, *check(rows, t)) for name, check in CHECKS for t in targets]
 

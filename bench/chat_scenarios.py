@@ -73,6 +73,9 @@ def _row(
     }
 
 
+BISECT_STEPS = 2
+
+
 async def fanout(
     harness: Harness,
     target: Target,
@@ -133,10 +136,17 @@ async def fanout(
                 if not await step(f"s{index}.", rate) or not ramp:
                     good = rate
                     continue
-                if good is not None:
-                    # One more step halfway (geometrically) between the last rate that
-                    # held and the first that did not, so the ceiling is known to ±20 %.
-                    await step("m.", round((good * rate) ** 0.5, 2))
+                # Then halve the gap (geometrically) between the last rate that held and
+                # the first that did not, twice: the ceiling is known to ±10 %.
+                bad = rate
+                for half in range(BISECT_STEPS):
+                    if good is None:
+                        break
+                    middle = round((good * bad) ** 0.5, 2)
+                    if await step(f"m{half}.", middle):
+                        bad = middle
+                    else:
+                        good = middle
                 break
         finally:
             await generator.close()

@@ -116,7 +116,10 @@ def saturation_table(rows: list[dict[str, Any]]) -> list[str]:
     steps = _by(rows, "saturation")
     if not steps:
         return []
-    out = ["### Saturation (rate per sender doubled until p99 > 100 ms, then the gap halved twice)", ""]
+    out = [
+        "### Saturation (rate per sender doubled until p99 > 100 ms, then the gap halved twice)",
+        "",
+    ]
     best = goals.saturation(rows)
     base = best.get("baseline")
     header = [

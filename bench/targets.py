@@ -39,7 +39,7 @@ def collapse_rounds(rows: list[Row]) -> list[Row]:
         for row in found
     }
     collapsed: list[Row] = []
-    for (shape, rate, _), found in groups.items():
+    for (shape, rate, target), found in groups.items():
         paired = [(row, base.get((shape, rate, row["round"]))) for row in found]
         cpu = sorted(
             (
@@ -54,6 +54,8 @@ def collapse_rounds(rows: list[Row]) -> list[Row]:
             for mine, raw in paired
             if raw and raw["latency_ms"]["p99"]
         ]
+        if target == "baseline":  # its ratios are all 1: show its median cost instead
+            cpu = sorted(((r["cpu_us_per_delivery"], r) for r in found), key=lambda p: p[0])
         shown = cpu[(len(cpu) - 1) // 2][1] if cpu else found[-1]
         row = {
             **{key: value for key, value in shown.items() if key != "round"},  # idempotent
@@ -62,7 +64,7 @@ def collapse_rounds(rows: list[Row]) -> list[Row]:
             "lost": sum(r["lost"] for r in found),
             "late": sum(r.get("late", 0) for r in found),
         }
-        if cpu:
+        if cpu and target != "baseline":
             row["cpu_ratio"] = statistics.median(ratio for ratio, _ in cpu)
             row["cpu_ratios"] = [round(ratio, 2) for ratio, _ in cpu]
         if p99:

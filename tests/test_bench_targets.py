@@ -72,7 +72,8 @@ def test_grid_rounds_pair_each_target_with_its_rounds_baseline() -> None:
         _grid("baseline", 2, 12.0, 2.0),
         _grid("sqlite", 2, 14.4, 2.0),  # 1.20×
     ]
-    (sqlite,) = [r for r in collapse_rounds(rows) if r["target"] == "sqlite"]
+    base, sqlite = collapse_rounds(rows)
+    assert (base["target"], base["cpu_us_per_delivery"]) == ("baseline", 12.0), "its median round"
     assert sqlite["cpu_ratios"] == [1.2, 1.2, 1.3]
     assert sqlite["cpu_ratio"] == 1.2
     assert sqlite["rounds"] == 3

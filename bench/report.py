@@ -105,8 +105,7 @@ def fanout_table(rows: list[dict[str, Any]]) -> list[str]:
                 f"{r['generator_cpu_pct']}%",
                 f"{r.get('server_runq_wait_pct', '?')}% / {r.get('generator_runq_wait_pct', '?')}%",
                 _paired(goals.p99_ratio(grid, r)),
-                _paired(goals.cpu_ratio(grid, r))
-                + (goals.spread(r) if r["target"] != "baseline" else ""),
+                _paired(goals.cpu_ratio(grid, r)) + goals.spread(r),
             ]
         )
     return out + _table(header, table)

@@ -119,24 +119,26 @@ def _throughput(rows: list[Row], target: str) -> tuple[str, bool | None]:
     return f"{mine['delivered_per_s']}/s = {ratio:.2f}× raw", ratio >= 0.8
 
 
-def cpu_ratio(rows: list[Row], row: Row) -> float | None:
-    """A fanout row's CPU per delivery over the baseline's (paired by round when the
-    grid had rounds); ``None`` when a tiny run measured no CPU for the baseline."""
-    if "cpu_ratio" in row:
-        return float(row["cpu_ratio"])
+def _to_baseline(
+    rows: list[Row], row: Row, paired: str, value: Callable[[Row], Any]
+) -> float | None:
+    """``value`` of a fanout row over the baseline's: the median of the rounds' paired
+    ratios (``paired``) when the grid had rounds; ``None`` when a tiny run measured
+    nothing for the baseline."""
+    if paired in row:
+        return float(row[paired])
     base = _find(rows, "fanout", "baseline", shape=row["shape"], rate=row["rate"])
-    if base and base["cpu_us_per_delivery"]:
-        return float(row["cpu_us_per_delivery"] / base["cpu_us_per_delivery"])
+    if base and value(base):
+        return float(value(row) / value(base))
     return None
+
+
+def cpu_ratio(rows: list[Row], row: Row) -> float | None:
+    return _to_baseline(rows, row, "cpu_ratio", lambda r: r["cpu_us_per_delivery"])
 
 
 def p99_ratio(rows: list[Row], row: Row) -> float | None:
-    if "p99_ratio" in row:
-        return float(row["p99_ratio"])
-    base = _find(rows, "fanout", "baseline", shape=row["shape"], rate=row["rate"])
-    if base and base["latency_ms"]["p99"]:
-        return float(row["latency_ms"]["p99"] / base["latency_ms"]["p99"])
-    return None
+    return _to_baseline(rows, row, "p99_ratio", lambda r: r["latency_ms"]["p99"])
 
 
 def spread(row: Row) -> str:

@@ -119,17 +119,20 @@ async def post_many(
     requests one by one through the session.
     """
     for _ in range(OPTIMISTIC_ATTEMPTS):
-        store = _Store(connection, now, optimistic=True)
-        results = await run_steps(post_steps(requests, now), store)
         try:
-            await store.write()
+            return await _attempt(connection, requests, now, optimistic=True)
         except _MOVED:
             continue
-        return results, store.outbox
-    store = _Store(connection, now, optimistic=False)
     async with connection.transaction():
-        results = await run_steps(post_steps(requests, now), store)
-        await store.write()
+        return await _attempt(connection, requests, now, optimistic=False)
+
+
+async def _attempt(
+    connection: Any, requests: Sequence[PostRequest], now: dt.datetime, *, optimistic: bool
+) -> tuple[list[Posted | RoomsError], list[tuple[str, str]]]:
+    store = _Store(connection, now, optimistic=optimistic)
+    results = await run_steps(post_steps(requests, now), store)
+    await store.write()
     return results, store.outbox
 
 

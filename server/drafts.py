@@ -55,6 +55,7 @@ from rooms.access import access_draft
 from rooms.errors import NotAllowed, RoomsError
 from server import errors
 from server.broker import RESYNC, Broker
+from server.broker.inbox import Inbox
 from server.database import Database
 from server.wire import RAW_SEND, OutgoingBytes, direct_writer
 
@@ -164,14 +165,19 @@ class DraftHub:
         self.rooms: dict[int, DraftRoom] = {}
         self._loading: dict[int, asyncio.Lock] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        # The broker's messages: handled at once when they can be (server/broker/inbox.py).
+        self._inbox = Inbox(self._on_message_now, self._on_message, name="drafts-inbox")
+        self._unsubscribe: Callable[[], None] | None = None
 
     async def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._listen(), name="drafts-listen"),
-            asyncio.create_task(self._tick(), name="drafts-tick"),
-        ]
+        self._unsubscribe = self.broker.subscribe(self._inbox)
+        self._tasks = [asyncio.create_task(self._tick(), name="drafts-tick")]
 
     async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        await self._inbox.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -242,12 +248,32 @@ class DraftHub:
             room.floor = max(room.floor, old[-1])
             room.seen = {i for i in room.seen if i > room.floor}
 
-    async def _listen(self) -> None:
-        async for channel, message in self.broker.listen():
-            try:
-                await self._on_message(channel, message)
-            except Exception:
-                log.exception("drafts could not handle a message on %r", channel)
+    def _on_message_now(self, channel: str, message: str) -> bool:
+        """The broker's message handled at once (True), or left to :meth:`_on_message`
+        (False, nothing done): a resync, or a control that rechecks a draft's sockets."""
+        if not channel.startswith("draft"):
+            return channel != RESYNC  # the rooms' messages: not ours
+        kind, _, rest = channel.partition(":")
+        if kind == "draft":
+            draft_id, _, sub = rest.partition(":")
+            room = self.rooms.get(int(draft_id))
+            if room is None:
+                return True
+            if sub == "control":
+                return False
+            update_id, data = draft_actions.decode_relay(message)
+            room.apply_logged(update_id, data)
+        elif kind == "draft-awareness":
+            self._on_awareness(rest, message)
+        return True
+
+    def _on_awareness(self, rest: str, message: str) -> None:
+        draft_id, _, origin = rest.partition(":")
+        room = self.rooms.get(int(draft_id))
+        if room is not None and origin != str(id(self)):
+            payload = base64.b64decode(message)
+            room.awareness.apply_awareness_update(payload, "remote")
+            room.broadcast(create_awareness_message(payload))
 
     async def _on_message(self, channel: str, message: str) -> None:
         if channel == RESYNC:
@@ -266,12 +292,7 @@ class DraftHub:
                 update_id, data = draft_actions.decode_relay(message)
                 room.apply_logged(update_id, data)
         elif kind == "draft-awareness":
-            draft_id, _, origin = rest.partition(":")
-            room = self.rooms.get(int(draft_id))
-            if room is not None and origin != str(id(self)):
-                payload = base64.b64decode(message)
-                room.awareness.apply_awareness_update(payload, "remote")
-                room.broadcast(create_awareness_message(payload))
+            self._on_awareness(rest, message)
 
     async def _tick(self) -> None:
         last_sessions = time.monotonic()

@@ -42,6 +42,7 @@ from rooms.errors import RoomsError
 from rooms.models import Room
 from rooms.queries import list_events, unread_counts
 from server.broker import RESYNC, Broker
+from server.broker.inbox import Inbox
 from server.connection import Connection, Follow
 from server.database import Database
 from server.protocol import LIVE, PRESENCE, REMOVED, RESET, UNREAD, encode
@@ -96,15 +97,20 @@ class Hub:
         self.control_listeners: list[Callable[[int, dict[str, Any]], Awaitable[None]]] = []
         # Fire-and-forget repairs: the loop only keeps weak references to tasks.
         self._repairs: set[asyncio.Task[None]] = set()
+        # The broker's messages: handled at once when they can be (server/broker/inbox.py).
+        self._inbox = Inbox(self._on_message_now, self._on_message, name="hub-inbox")
+        self._unsubscribe: Callable[[], None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._listen(), name="hub-listen"),
-            asyncio.create_task(self._tick(), name="hub-tick"),
-        ]
+        self._unsubscribe = self.broker.subscribe(self._inbox)
+        self._tasks = [asyncio.create_task(self._tick(), name="hub-tick")]
 
     async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        await self._inbox.close()
         tasks = [*self._tasks, *self._repairs]
         for task in tasks:
             task.cancel()
@@ -262,12 +268,33 @@ class Hub:
             await self._fill(room_id)
 
     # -- broker ----------------------------------------------------------------------
-    async def _listen(self) -> None:
-        async for channel, message in self.broker.listen():
-            try:
-                await self._on_message(channel, message)
-            except Exception:
-                log.exception("hub could not handle a message on %r", channel)
+    def _on_message_now(self, channel: str, message: str) -> bool:
+        """The broker's message handled at once (True), or left to :meth:`_on_message`
+        (False, nothing done): a gap to fill from the database, a resync, a control."""
+        kind, _, rest = channel.partition(":")
+        if kind == "room":
+            room, _, seq = rest.partition(":")
+            room_id = int(room)
+            feed = self.feeds.get(room_id)
+            if not seq:
+                for conn in tuple(feed.followers) if feed else ():
+                    conn.offer_ephemeral(message)
+                return True
+            position = int(seq)
+            if feed is None or position <= feed.position:
+                return True
+            if position == feed.position + 1:
+                self._dispatch(room_id, position, message)
+                return True
+            return False
+        if kind == "user":
+            for conn in tuple(self.users.get(int(rest), ())):
+                conn.offer(message)
+            return True
+        if kind == "presence":
+            self._on_presence(int(rest), message)
+            return True
+        return channel != RESYNC and kind != "control"
 
     async def _on_message(self, channel: str, message: str) -> None:
         if channel == RESYNC:

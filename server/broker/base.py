@@ -8,11 +8,14 @@ it yields :data:`RESYNC` so the hub re-reads every room it follows.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 RESYNC = ""
 """Channel name of the marker telling the listener that messages may have been lost."""
+
+Handler = Callable[[str, str], None]
+"""``handler(channel, message)``, called by the broker for every message it delivers."""
 
 
 class Broker(Protocol):
@@ -29,6 +32,14 @@ class Broker(Protocol):
         and the other processes repair the loss by position.
         """
 
+    def subscribe(self, handler: Handler) -> Callable[[], None]:
+        """Call ``handler`` with every ``(channel, message)`` published by any process,
+        plus ``(RESYNC, "")``, synchronously as each arrives (in the publisher's turn for
+        this process's own messages); returns what unsubscribes it. A handler must not
+        block and should not raise (what it raises is logged). ``server.broker.inbox``
+        is the hubs' handler."""
+        ...
+
     def listen(self) -> AsyncIterator[tuple[str, str]]:
-        """Every ``(channel, message)`` published by any process, plus ``(RESYNC, "")``."""
+        """The same messages through a queue, for a reader that awaits each one."""
         ...

@@ -26,14 +26,14 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from server.broker.base import RESYNC
+from server.broker.base import RESYNC, Handler
 from server.broker.memory import MemoryBroker
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,9 @@ class RedisBroker:
                 log.warning(
                     "Redis publish of %d messages failed (%s); peers will resync", len(batch), exc
                 )
+
+    def subscribe(self, handler: Handler) -> Callable[[], None]:
+        return self._local.subscribe(handler)
 
     def listen(self) -> AsyncIterator[tuple[str, str]]:
         return self._local.listen()

@@ -264,35 +264,23 @@ class DraftHub:
             update_id, data = draft_actions.decode_relay(message)
             room.apply_logged(update_id, data)
         elif kind == "draft-awareness":
-            self._on_awareness(rest, message)
+            draft_id, _, origin = rest.partition(":")
+            room = self.rooms.get(int(draft_id))
+            if room is not None and origin != str(id(self)):
+                payload = base64.b64decode(message)
+                room.awareness.apply_awareness_update(payload, "remote")
+                room.broadcast(create_awareness_message(payload))
         return True
 
-    def _on_awareness(self, rest: str, message: str) -> None:
-        draft_id, _, origin = rest.partition(":")
-        room = self.rooms.get(int(draft_id))
-        if room is not None and origin != str(id(self)):
-            payload = base64.b64decode(message)
-            room.awareness.apply_awareness_update(payload, "remote")
-            room.broadcast(create_awareness_message(payload))
-
     async def _on_message(self, channel: str, message: str) -> None:
+        """What :meth:`_on_message_now` declined: a resync, a draft's control."""
         if channel == RESYNC:
             for room in list(self.rooms.values()):
                 await self.repair(room)
             return
-        kind, _, rest = channel.partition(":")
-        if kind == "draft":
-            draft_id, _, sub = rest.partition(":")
-            room = self.rooms.get(int(draft_id))
-            if room is None:
-                return
-            if sub == "control":
-                await self.recheck(room)
-            else:
-                update_id, data = draft_actions.decode_relay(message)
-                room.apply_logged(update_id, data)
-        elif kind == "draft-awareness":
-            self._on_awareness(rest, message)
+        room = self.rooms.get(int(channel.split(":")[1]))
+        if room is not None:  # unloaded meanwhile: nobody to recheck
+            await self.recheck(room)
 
     async def _tick(self) -> None:
         last_sessions = time.monotonic()

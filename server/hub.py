@@ -297,6 +297,7 @@ class Hub:
         return channel != RESYNC and kind != "control"
 
     async def _on_message(self, channel: str, message: str) -> None:
+        """What :meth:`_on_message_now` declined: a resync, a gap, a control."""
         if channel == RESYNC:
             await self.resync()
             # Presence announcements sent while the broker was away are lost too.
@@ -306,17 +307,7 @@ class Hub:
         kind, _, rest = channel.partition(":")
         if kind == "room":
             room, _, seq = rest.partition(":")
-            if seq:
-                await self._on_durable(int(room), int(seq), message)
-            else:
-                feed = self.feeds.get(int(room))
-                for conn in tuple(feed.followers) if feed else ():
-                    conn.offer_ephemeral(message)
-        elif kind == "user":
-            for conn in tuple(self.users.get(int(rest), ())):
-                conn.offer(message)
-        elif kind == "presence":
-            self._on_presence(int(rest), message)
+            await self._on_durable(int(room), int(seq), message)
         elif kind == "control":
             await self._on_control(int(rest), json.loads(message))
 

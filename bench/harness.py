@@ -31,6 +31,9 @@ class Target:
     name: str
     backend: str | None  # None: the baseline server
     processes: int = 1
+    # Where Atelier's code is run from: another checkout for an A/B of two versions
+    # (``python -m bench.messagecost --against REV``); None: this one.
+    source: Path | None = None
 
     @property
     def is_reference(self) -> bool:
@@ -140,6 +143,7 @@ class Harness:
                 log_path=logs / f"{label}-{target.name}-{k}.log",
                 redis_url=redis,
                 broker_prefix=prefix,
+                source=target.source,
             )
             for k in range(target.processes)
         ]

@@ -6,14 +6,20 @@ each (500 messages/s, 1 000 deliveries/s): server CPU per *message* is nearly al
 cost. The targets are alternated round after round, so a slow minute of the machine
 weighs on all of them (docs/performance.md, findings 22 and 24). Uses the seeds of
 ``python -m bench`` (run it once first); prints each round and the medians.
+
+``--against REV`` adds, for each Atelier target, the same target run from a checkout of
+``REV`` (a git worktree under ``var/bench/against/``): an A/B of two versions of the
+code in the same minutes, which is how a change of a few per cent can be seen here.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import statistics
+import subprocess
 from pathlib import Path
 
 from bench import chat_scenarios as chat
@@ -40,10 +46,20 @@ async def measure(args: argparse.Namespace) -> dict[str, list[float]]:
         profile=False,
     )
     harness = Harness(options, log=lambda text: None)
-    costs: dict[str, list[float]] = {name: [] for name in args.targets.split(",")}
+    targets = {name: TARGETS[name] for name in args.targets.split(",")}
+    if args.against:
+        source = checkout(args.against, Path(args.var) / "against")
+        for name, target in list(targets.items()):
+            if not target.is_reference:
+                label = f"{name}@{args.against}"
+                targets[label] = dataclasses.replace(target, name=label, source=source)
+    costs: dict[str, list[float]] = {name: [] for name in targets}
     for number in range(args.rounds):
-        for name in costs:
-            (row,) = await chat.fanout(harness, TARGETS[name], SHAPE, [RATE], args.duration)
+        # Every other round in reverse order, so that a machine speeding up or slowing
+        # down during a round favours no target.
+        order = list(targets.items())
+        for name, target in order if number % 2 == 0 else reversed(order):
+            (row,) = await chat.fanout(harness, target, SHAPE, [RATE], args.duration)
             messages = max(row["received"] / SHAPE.members, 1)
             cost = 1e6 * row["server_cpu_s"] / messages
             costs[name].append(cost)
@@ -56,6 +72,27 @@ async def measure(args: argparse.Namespace) -> dict[str, list[float]]:
     return costs
 
 
+def checkout(rev: str, under: Path) -> Path:
+    """A detached worktree of ``rev`` (made once, then reused)."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{rev}^{{commit}}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    path = under / commit[:12]
+    if not path.exists():
+        under.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(path), commit],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", default="baseline,sqlite", help="baseline,asgi,sqlite,pg")
@@ -66,6 +103,7 @@ def main() -> None:
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
     parser.add_argument("--var", default=str(ROOT / "var" / "bench"))
+    parser.add_argument("--against", help="also run each Atelier target from this git revision")
     args = parser.parse_args()
     costs = asyncio.run(measure(args))
     base = statistics.median(costs["baseline"]) if costs.get("baseline") else None
@@ -73,6 +111,14 @@ def main() -> None:
         median = statistics.median(values)
         versus = f"  ({median - base:+.0f} µs vs baseline)" if base and name != "baseline" else ""
         print(f"{name:9} median {median:7.1f} µs CPU/message{versus}")
+    for name, values in costs.items():
+        if "@" in name:  # each round's difference, this code minus the other revision's
+            this = costs[name.partition("@")[0]]
+            steps = [a - b for a, b in zip(this, values, strict=True)]
+            print(
+                f"{name.partition('@')[0]} − {name}: median {statistics.median(steps):+.0f} µs "
+                f"({', '.join(f'{d:+.0f}' for d in steps)})"
+            )
 
 
 if __name__ == "__main__":

@@ -54,10 +54,13 @@ def _expand(part: str) -> range:
 class Process:
     """A child process with a log file; ``stop()`` ends it (and only it)."""
 
-    def __init__(self, args: list[str], *, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, args: list[str], *, env: dict[str, str], log_path: Path, cwd: Path = ROOT
+    ) -> None:
         self.args = args
         self.env = env
         self.log_path = log_path
+        self.cwd = cwd
         self.popen: subprocess.Popen[bytes] | None = None
 
     @property
@@ -69,7 +72,7 @@ class Process:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:
             self.popen = subprocess.Popen(
-                self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+                self.args, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
 
     def check_alive(self) -> None:
@@ -99,6 +102,7 @@ class AtelierServer(Process):
         redis_url: str = "",
         broker_prefix: str = "",
         extra_env: dict[str, str] | None = None,
+        source: Path | None = None,
     ) -> None:
         self.port = free_port()
         env = {
@@ -113,7 +117,9 @@ class AtelierServer(Process):
             **(extra_env or {}),
         }
         args = [sys.executable, "-m", "server", "run", "--port", str(self.port)]
-        super().__init__(pinned(cpus, args), env=env, log_path=log_path)
+        if source is not None:  # another checkout's code, with this one's environment
+            env["PYTHONPATH"] = str(source)
+        super().__init__(pinned(cpus, args), env=env, log_path=log_path, cwd=source or ROOT)
 
     @property
     def ws_url(self) -> str:

@@ -13,7 +13,9 @@ committed, and drops it on rollback. A rolled-back write therefore never reaches
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+import orjson
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
@@ -31,6 +33,15 @@ class Base(DeclarativeBase):
     """Declarative base with a naming convention so Alembic gets stable constraint names."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def dumps(frame: dict[str, Any]) -> str:
+    """Compact JSON, the one encoding of every frame, stored event and broker message.
+
+    ``orjson``: the same text as ``json.dumps(frame, ensure_ascii=False,
+    separators=(",", ":"))`` for what frames hold, in a tenth of the time — a room
+    event is encoded once per message, on the path every message takes."""
+    return orjson.dumps(frame, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def utcnow() -> dt.datetime:

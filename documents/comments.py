@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from pycrdt import Assoc, Doc, StickyIndex, Text
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth.base import emit, utcnow
+from auth.base import dumps, emit, utcnow
 from documents import crdt
 from documents.actions import store_update
 from documents.errors import DocumentsError, DraftLocked, InvalidDraftInput
@@ -195,12 +193,8 @@ def notify(session: AsyncSession, user_id: int, kind: str, text: str, link: str)
     emit(
         session,
         f"user:{user_id}",
-        _dumps({"type": "notification", "kind": kind, "text": text[:500], "link": link[:300]}),
+        dumps({"type": "notification", "kind": kind, "text": text[:500], "link": link[:300]}),
     )
-
-
-def _dumps(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
 
 
 async def get_comment(session: AsyncSession, draft_id: int, comment_id: int) -> DraftComment:

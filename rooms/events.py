@@ -26,15 +26,15 @@ moderation frames only moderators or the member concerned may see).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Integer, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth.base import emit, utcnow
+from auth.base import dumps, emit, utcnow
 from rooms.models import Message, Room, RoomEvent
 
 MESSAGE_POSTED = "message.posted"
@@ -98,11 +98,6 @@ ROOM_EVENT_TYPES = frozenset(
         PROXY_REVOKED,
     }
 )
-
-
-def dumps(frame: dict[str, Any]) -> str:
-    """Compact JSON, the one encoding of every frame."""
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
 
 
 def durable_channel(room_id: int, seq: int) -> str:
@@ -279,7 +274,7 @@ async def redact(session: AsyncSession, message_id: int, redacted: dict[str, Any
         )
     )
     for event in rows.scalars():
-        frame = json.loads(event.data)
+        frame = orjson.loads(event.data)
         if event.type in (MESSAGE_POSTED, MESSAGE_RESTORED):
             frame["message"] = redacted
         elif event.type == MESSAGE_PINNED:
@@ -296,7 +291,7 @@ async def redact(session: AsyncSession, message_id: int, redacted: dict[str, Any
         )
     )
     for event in quoting:
-        frame = json.loads(event.data)
+        frame = orjson.loads(event.data)
         quote = frame["message"].get("reply_to")
         if quote and quote.get("id") == message_id:
             quote.update(excerpt="", deleted=True)

@@ -11,9 +11,10 @@ could be read, so the client can match the error to what it sent.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from rooms.events import dumps
 
@@ -255,8 +256,8 @@ def parse_frame(text: str | bytes | None) -> Command:
     if len(text) > MAX_FRAME_BYTES or len(text.encode()) > MAX_FRAME_BYTES:
         raise ProtocolError("frame_too_large", limit=MAX_FRAME_BYTES)
     try:
-        raw = json.loads(text)
-    except ValueError:
+        raw = orjson.loads(text)
+    except ValueError:  # orjson.JSONDecodeError; stricter than json (no NaN, no lone surrogate)
         raise ProtocolError("bad_json") from None
     if not isinstance(raw, dict):
         raise ProtocolError("bad_json")

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth import audit
 from auth.actions import do_create_user, normalise_email
-from auth.base import utcnow
+from auth.base import dumps, utcnow
 from auth.errors import InvalidAccountInput, InvalidToken, ParityError
 from auth.models import Invitation, User
 from auth.passwords import check_password_policy, hash_password
@@ -410,4 +410,4 @@ async def do_anonymise_member(session: AsyncSession, *, actor_id: int, user: Use
             reply["author"] = ANONYMOUS_NAME
             changed = True
         if changed:
-            event.data = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+            event.data = dumps(frame)

@@ -49,6 +49,10 @@ async def test_handshake_refuses_a_foreign_origin(server: LiveServer, world: Wor
     [
         ("pas du json", "bad_json", {}),
         ("[1, 2]", "bad_json", {}),
+        # A lone surrogate is no text (it could not be stored), NaN is not JSON.
+        ('{"type": "send", "id": "s1", "room_id": 1, "topic": "t", "body": "\\ud800",'
+         ' "client_id": "c"}', "bad_json", {}),
+        ('{"type": "ping", "id": "n1", "pad": NaN}', "bad_json", {}),
         ('{"type": "danse", "id": "a1"}', "unknown_type", {"id": "a1"}),
         ('{"type": "send", "id": "a2", "room_id": "1"}', "bad_frame", {"id": "a2"}),
         ('{"type": "send", "id": "a3", "room_id": true, "topic": "t", "body": "b",'

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 from rooms.access import RoomAccess
+from server.wire import DirectWriter
 
 
 @dataclass(slots=True)
@@ -63,7 +65,7 @@ class Connection:
         limit: int,
         locale: str = "fr",
         session_id: str = "",
-        direct: Callable[[str], bool] | None = None,
+        direct: DirectWriter | None = None,
     ) -> None:
         self.user_id = user_id
         self.session_id = session_id
@@ -110,6 +112,20 @@ class Connection:
         callback, self.on_stop = self.on_stop, None
         if callback is not None:
             callback()
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """The frames written to the socket inside leave together, in one write, at the
+        end (``DirectWriter.hold``). The caller must not await inside."""
+        direct = self._direct
+        if direct is None:
+            yield
+            return
+        direct.hold()
+        try:
+            yield
+        finally:
+            direct.release()
 
     # -- enqueueing (synchronous: called from the hub's dispatch) --------------------
     def offer(self, frame: str) -> None:

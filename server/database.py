@@ -120,6 +120,29 @@ class Database:
         await self.publish(outbox)
         return result
 
+    def write_now(self, on_sqlite: Callable[..., tuple[T, Outbox]], *args: Any) -> tuple[T] | None:
+        """:meth:`write_with_driver`'s SQLite write and its publication done in the
+        caller's turn, without a single wait — or ``None``, with nothing written, when
+        one would be needed: not an SQLite file, another writer of the process between
+        its awaits, another process holding the file's lock.
+
+        Without a wait the caller cannot be interrupted between the commit and the
+        publication, so it needs no task of its own for them (``server.posting``)."""
+        writer = self.sqlite_writer
+        if writer is None or self.write_gate_taken:
+            return None
+        done = writer.run_now(on_sqlite, *args)
+        if done is None:
+            return None
+        result, outbox = done[0]
+        for channel, message in outbox:
+            self.broker.publish_now(channel, message)
+        return (result,)
+
+    @property
+    def write_gate_taken(self) -> bool:
+        return self._write_lock is not None and self._write_lock.locked()
+
     async def publish(self, outbox: Outbox) -> None:
         """Ring the doorbell for writes that have committed."""
         for channel, message in outbox:
@@ -191,13 +214,22 @@ class SqliteWriter:
         """``fn(connection, *args)``; the connection is in autocommit mode: ``fn`` says
         ``BEGIN IMMEDIATE`` and ``COMMIT`` itself, and rolls back what it began if it
         raises."""
+        done = self.run_now(fn, *args)
+        if done is not None:
+            return done[0]
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._call, fn, args)
+
+    def run_now(self, fn: Callable[..., T], *args: Any) -> tuple[T] | None:
+        """``(fn(connection, *args),)`` on the loop's connection, or ``None`` (nothing
+        written) when another process holds SQLite's write lock: then only the thread
+        may wait for it (``run``)."""
         try:
             result = fn(self._loop_connection(), *args)
         except sqlite3.OperationalError as exc:
             if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
                 raise
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, self._call, fn, args)
+            return None
         self._commits += 1
         if self._commits >= self.CHECKPOINT_EVERY and self._checkpoint is None:
             self._commits = 0
@@ -205,7 +237,7 @@ class SqliteWriter:
                 self._executor, self._call, _checkpoint, ()
             )
             self._checkpoint.add_done_callback(self._checkpointed)
-        return result
+        return (result,)
 
     def _loop_connection(self) -> sqlite3.Connection:
         if self._inline is None:

@@ -33,7 +33,7 @@ from auth.roles import Permission
 from rooms.access import RoomAccess, access_room, require
 from rooms.actions import messages as message_actions
 from rooms.actions import moderation, polls, proxies
-from rooms.actions.messages import PostRequest
+from rooms.actions.messages import Posted, PostRequest
 from rooms.actions.reactions import check_react
 from rooms.actions.reading import check_mark_read
 from rooms.actions.topics import check_move_messages, check_rename_topic
@@ -210,17 +210,25 @@ class Session:
 
     async def on_send(self, command: Command) -> None:
         access = await self.room_access(command["room_id"], Permission.POST_MESSAGE)
-        # Written with the other sends waiting (group commit: server/posting.py).
-        posted = await self.state.poster.post(
-            PostRequest(
-                access,
-                topic=command["topic"],
-                source=command["body"],
-                client_id=command["client_id"],
-                reply_to_id=command["reply_to"],
-                author_name=self.conn.user_name,
-            )
+        request = PostRequest(
+            access,
+            topic=command["topic"],
+            source=command["body"],
+            client_id=command["client_id"],
+            reply_to_id=command["reply_to"],
+            author_name=self.conn.user_name,
         )
+        # Written at once when nothing else is (server/posting.py); then the sender's
+        # own copy of the message and the ack leave in one write (Connection.held).
+        with self.conn.held():
+            posted = self.state.poster.post_now(request)
+            if posted is not None:
+                self._ack_send(command, posted)
+        if posted is None:
+            # Written with the other sends waiting (group commit).
+            self._ack_send(command, await self.state.poster.post(request))
+
+    def _ack_send(self, command: Command, posted: Posted) -> None:
         # ``room_id`` is where the message is: a client_id reused in another room
         # answers with the first message, in its own room.
         self.ack(

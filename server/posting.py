@@ -50,14 +50,48 @@ class Poster:
         self.max_batch = max_batch
         self._pending: list[tuple[PostRequest, asyncio.Future[Posted]]] = []
         self._writer: asyncio.Task[None] | None = None
+        # Database.write_now can write without a wait (an SQLite file) this turn.
+        self._turn_free = db.sqlite_writer is not None
+
+    def post_now(self, request: PostRequest) -> Posted | None:
+        """Post ``request`` at once, in the caller's turn, or return ``None`` (nothing
+        written: then :meth:`post` it); raises what refused it (``RoomsError``).
+
+        When nothing else is being written and the database can be written without a
+        wait (``Database.write_now``: an SQLite file), the sender's own task writes and
+        publishes its message: no writer task to start, no future to wake. Once per
+        turn of the loop: the sends that arrived with it go to the writer's task and
+        share a transaction."""
+        if not self._turn_free or self._pending or not self._idle:
+            return None
+        self._turn_free = False
+        asyncio.get_running_loop().call_soon(self._next_turn)
+        try:
+            written = self.db.write_now(sqlite_posting.post_many, [request], utcnow())
+        except Exception as exc:
+            log.info("a message failed alone (%r): writing it again through the batch", exc)
+            return None
+        if written is None:
+            return None
+        (result,) = written[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    @property
+    def _idle(self) -> bool:
+        return self._writer is None or self._writer.done()
 
     async def post(self, request: PostRequest) -> Posted:
         """Post ``request`` in the next batch; raises what refused it (``RoomsError``)."""
         done: asyncio.Future[Posted] = asyncio.get_running_loop().create_future()
         self._pending.append((request, done))
-        if self._writer is None or self._writer.done():
+        if self._idle:
             self._writer = asyncio.create_task(self._write(), name="poster")
         return await done
+
+    def _next_turn(self) -> None:
+        self._turn_free = True  # only ever scheduled when it was true
 
     async def _write(self) -> None:
         while self._pending:

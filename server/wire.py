@@ -17,7 +17,6 @@ another server, a test client — falls back to ``send``, unchanged.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
@@ -76,26 +75,56 @@ def wire_of(frame: str | bytes) -> bytes:
     return text_frame(frame.encode())
 
 
-def direct_writer(asgi_send: Any) -> Callable[[str | bytes], bool] | None:
-    """``write(frame) -> bool`` for the socket behind ``asgi_send``: ``True`` once the
-    frame is handed to the transport, ``False`` when the caller must use ``send`` (then
-    nothing was written). ``None`` when the socket is not one this can write to."""
+class DirectWriter:
+    """``write(frame) -> bool`` for one socket: ``True`` once the frame is handed to the
+    transport, ``False`` when the caller must use ``send`` (then nothing was written).
+
+    ``hold()`` … ``release()`` gather the frames handed meanwhile into one
+    ``transport.write`` (one system call, one TCP segment): a sender's own copy of its
+    message and its ack (``Connection.held``). Nothing may await in between, so no
+    frame can take another path and overtake the held ones.
+    """
+
+    __slots__ = ("_held", "_protocol")
+
+    def __init__(self, protocol: WebSocketsSansIOProtocol) -> None:
+        self._protocol = protocol
+        self._held: list[bytes] | None = None
+
+    def __call__(self, frame: str | bytes) -> bool:
+        protocol = self._protocol
+        if (
+            not protocol.writable.is_set()
+            or protocol.close_sent
+            or protocol.conn.state is not State.OPEN
+            or protocol.transport.is_closing()
+        ):
+            return False
+        if self._held is not None:
+            self._held.append(wire_of(frame))
+        else:
+            protocol.transport.write(wire_of(frame))
+        return True
+
+    def hold(self) -> None:
+        self._held = []
+
+    def release(self) -> None:
+        held, self._held = self._held, None
+        if held:
+            # Handed over already: written unless the transport closed meanwhile,
+            # as a ``transport.write`` on a closing transport would drop them too.
+            transport = self._protocol.transport
+            if not transport.is_closing():
+                transport.write(held[0] if len(held) == 1 else b"".join(held))
+
+
+def direct_writer(asgi_send: Any) -> DirectWriter | None:
+    """The direct writer of the socket behind ``asgi_send``; ``None`` when the socket is
+    not one this can write to."""
     protocol = getattr(asgi_send, "__self__", None)
     if not isinstance(protocol, WebSocketsSansIOProtocol):
         return None
     if protocol.conn.extensions:  # compression negotiated: frames differ per socket
         return None
-    transport, writable, conn = protocol.transport, protocol.writable, protocol.conn
-
-    def write(frame: str | bytes) -> bool:
-        if (
-            not writable.is_set()
-            or protocol.close_sent
-            or conn.state is not State.OPEN
-            or transport.is_closing()
-        ):
-            return False
-        transport.write(wire_of(frame))
-        return True
-
-    return write
+    return DirectWriter(protocol)

@@ -26,7 +26,12 @@ class Broker(Protocol):
         """Close connections and end every ``listen()`` iterator."""
 
     async def publish(self, channel: str, message: str) -> None:
-        """Deliver to this process at once and to the others through the backend.
+        """:meth:`publish_now`, for callers that await."""
+
+    def publish_now(self, channel: str, message: str) -> None:
+        """Deliver to this process at once and queue for the others (the backend is
+        written by a task of the broker's): it never waits, so a writer can commit and
+        publish in one turn of the loop (``Database.write_now``).
 
         Never raises for a backend failure: the write it announces is already committed,
         and the other processes repair the loss by position.

@@ -36,6 +36,9 @@ class MemoryBroker:
     async def publish(self, channel: str, message: str) -> None:
         self.deliver(channel, message)
 
+    def publish_now(self, channel: str, message: str) -> None:
+        self.deliver(channel, message)
+
     def deliver(self, channel: str, message: str) -> None:
         for handler in self._handlers:
             try:

@@ -90,6 +90,9 @@ class RedisBroker:
             await self._client.aclose()
 
     async def publish(self, channel: str, message: str) -> None:
+        self.publish_now(channel, message)
+
+    def publish_now(self, channel: str, message: str) -> None:
         self._local.deliver(channel, message)
         assert self._client is not None, "publish() before connect()"  # noqa: S101
         if len(self._outgoing) >= OUTGOING_LIMIT:

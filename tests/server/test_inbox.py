@@ -11,6 +11,7 @@ import logging
 
 import pytest
 
+from rooms.actions.messages import Posted, PostRequest
 from server.broker import RESYNC
 from server.broker.inbox import Inbox
 from server.broker.memory import MemoryBroker
@@ -123,28 +124,40 @@ async def test_unsubscribed_handlers_hear_nothing_more() -> None:
 async def test_a_message_reaches_the_room_in_the_commits_turn(
     server: LiveServer, world: World
 ) -> None:
-    """The hub dispatches a new message while the poster publishes it, in the writer's
-    own task: no hub task has to wake up first."""
+    """The hub dispatches a new message while its writer publishes it, in the writer's
+    own task: no hub task has to wake up first. On an SQLite file with no write under
+    way, the writer is the sender's own task (``Database.write_now``); on PostgreSQL,
+    the poster's."""
     room = world.group_room
     marie = await ProtocolClient.connect(server.ws_url, world.cookies["marie"])
     paul = await ProtocolClient.connect(server.ws_url, world.cookies["paul"])
-    hub = server.state.hub
-    original = hub._dispatch
-    dispatched_by: list[str] = []
+    hub, poster = server.state.hub, server.state.poster
+    dispatch, post_now = hub._dispatch, poster.post_now
+    dispatched_by: list[asyncio.Task[object] | None] = []
+    posted_by: list[asyncio.Task[object] | None] = []
 
-    def dispatch(room_id: int, seq: int, frame: str) -> None:
-        task = asyncio.current_task()
-        dispatched_by.append(task.get_name() if task else "")
-        original(room_id, seq, frame)
+    def spy_dispatch(room_id: int, seq: int, frame: str) -> None:
+        dispatched_by.append(asyncio.current_task())
+        dispatch(room_id, seq, frame)
+
+    def spy_post_now(request: PostRequest) -> Posted | None:
+        posted_by.append(asyncio.current_task())
+        return post_now(request)
 
     try:
         await paul.subscribe(room)
-        hub._dispatch = dispatch  # type: ignore[method-assign]
+        hub._dispatch = spy_dispatch  # type: ignore[method-assign]
+        poster.post_now = spy_post_now  # type: ignore[method-assign]
         posted = await marie.post(room, "dans le même tour")
         event = await paul.wait_event(room, posted["seq"])
         assert event["message"]["source"] == "dans le même tour"
-        assert dispatched_by == ["poster"]
+        assert len(dispatched_by) == 1
+        assert dispatched_by[0] is not None
+        if server.state.db.sqlite_writer is not None:
+            assert dispatched_by == posted_by
+        else:
+            assert dispatched_by[0].get_name() == "poster"
     finally:
-        del hub._dispatch
+        del hub._dispatch, poster.post_now
         await marie.close()
         await paul.close()

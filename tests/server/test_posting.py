@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -148,16 +149,24 @@ async def test_concurrent_senders_share_transactions_and_lose_nothing(
     ]
     for client in clients:
         await client.subscribe(room)
-    poster = server.state.poster
+    poster, db = server.state.poster, server.state.db
     batches: list[int] = []
-    real_write_batch = poster._write_batch
+    real_write_batch, real_write_now = poster._write_batch, db.write_now
 
     async def counting(requests: list[PostRequest]) -> list[Posted | RoomsError]:
         results = await real_write_batch(requests)
         batches.append(sum(isinstance(r, Posted) for r in results))
         return results
 
+    def counting_now(*args: Any) -> Any:
+        # A send written in its own task (server/posting.py: one per turn of the loop).
+        written = real_write_now(*args)
+        if written is not None:
+            batches.append(sum(isinstance(r, Posted) for r in written[0]))
+        return written
+
     poster._write_batch = counting  # type: ignore[method-assign]
+    db.write_now = counting_now  # type: ignore[method-assign]
     try:
 
         async def burst(client: ProtocolClient, n: int) -> list[dict]:
@@ -170,6 +179,7 @@ async def test_concurrent_senders_share_transactions_and_lose_nothing(
         ]
     finally:
         poster._write_batch = real_write_batch  # type: ignore[method-assign]
+        del db.write_now
     assert [a["type"] for a in acks] == ["ack"] * 100
     seqs = sorted(a["seq"] for a in acks)
     assert seqs == list(range(seqs[0], seqs[0] + 100))

@@ -4,6 +4,9 @@ direct path for every connection it serves."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 from websockets.frames import Frame, Opcode
 
@@ -43,3 +46,60 @@ async def test_live_sockets_take_the_direct_path(server: LiveServer, world: Worl
         assert event["message"]["source"] == body
     await marie.close()
     await paul.close()
+
+
+class _CountingTransport:
+    """The socket's transport, counting its writes."""
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+        self.transport.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+
+async def test_a_senders_copy_and_its_ack_leave_in_one_write(
+    server: LiveServer, world: World
+) -> None:
+    """When a send is written at once (an SQLite file, nothing else being written), the
+    sender's copy of the message and the ack are one ``transport.write``; on PostgreSQL
+    they stay two writes, in the same order (the copy first)."""
+    room = world.group_room
+    marie = await ProtocolClient.connect(server.ws_url, world.cookies["marie"])
+    await marie.subscribe(room)
+    (conn,) = server.state.hub.users[world.id("marie")]
+    assert conn._direct is not None
+    protocol = conn._direct._protocol
+    counting = _CountingTransport(protocol.transport)
+    protocol.transport = counting
+    try:
+        for n in range(3):
+            posted = await marie.post(room, f"un seul envoi {n}")
+            await marie.wait_event(room, posted["seq"])
+            frames = [
+                (opcode, payload) for write in counting.writes for opcode, payload in _frames(write)
+            ]
+            assert [json.loads(p)["type"] for _, p in frames] == ["message.posted", "ack"]
+            expected = 1 if server.state.db.sqlite_writer is not None else 2
+            assert len(counting.writes) == expected
+            counting.writes.clear()
+    finally:
+        protocol.transport = counting.transport
+        await marie.close()
+
+
+def _frames(data: bytes) -> list[tuple[int, bytes]]:
+    """Split unmasked server frames (lengths below 64 KiB)."""
+    frames = []
+    while data:
+        opcode, size, start = data[0] & 0x0F, data[1] & 0x7F, 2
+        if size == 126:
+            size, start = int.from_bytes(data[2:4]), 4
+        frames.append((opcode, data[start : start + size]))
+        data = data[start + size :]
+    return frames

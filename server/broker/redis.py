@@ -16,6 +16,15 @@ after a reconnection it yields ``RESYNC``.
 Publishing does not wait for Redis: messages join an outgoing list that one task sends,
 in order, over one connection. What Redis does not take is logged and dropped; the other
 processes find it in the database (the broker is a doorbell).
+
+A process alone on the bus publishes nothing: Redis answers each ``PUBLISH`` with the
+number of subscribers it reached, and when that is only this process's own, nobody would
+hear. Its messages are then kept for ``REPLAY_SECS`` instead. A process says hello (an
+empty payload) each time it subscribes, and one that is alone probes so at most every
+``PROBE_SECS`` while it has messages: when another process is heard, or counted, the
+kept messages of the last ``REPLAY_SECS`` are sent first, so one that arrived meanwhile
+misses no doorbell. A single process with ``REDIS_URL`` thus costs Redis nothing (a
+sixth of its CPU at 500 messages/s: docs/performance.md, finding 27).
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import collections
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -46,6 +56,10 @@ PACK_MAX_MESSAGES = 2_000
 PACK_MAX_CHARS = 1_000_000
 # Beyond this many messages waiting (Redis away), the oldest are dropped.
 OUTGOING_LIMIT = 100_000
+# Alone on the bus: what is kept back for a process that arrives, and how often a
+# process with messages asks Redis again whether anyone listens.
+REPLAY_SECS = 10.0
+PROBE_SECS = 1.0
 
 
 class RedisBroker:
@@ -60,6 +74,13 @@ class RedisBroker:
         self._outgoing: collections.deque[list[str]] = collections.deque()
         self._writer: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
+        # Nobody else subscribed at the last count: publish nothing, keep it a while.
+        self.alone = False
+        self._kept: collections.deque[tuple[float, list[str]]] = collections.deque(
+            maxlen=OUTGOING_LIMIT
+        )
+        self._probe_at = 0.0
+        self._hello = False  # an empty payload is due (subscribed, or probing)
 
     async def connect(self) -> None:
         # No silent retries: a failed publish must fail fast (the database repairs it) and
@@ -95,17 +116,30 @@ class RedisBroker:
     def publish_now(self, channel: str, message: str) -> None:
         self._local.deliver(channel, message)
         assert self._client is not None, "publish() before connect()"  # noqa: S101
-        if len(self._outgoing) >= OUTGOING_LIMIT:
-            self._outgoing.popleft()
-        self._outgoing.append([channel, message])
+        if self.alone:
+            now = time.monotonic()
+            self._kept.append((now, [channel, message]))
+            if now < self._probe_at:
+                return
+            self._probe_at = now + PROBE_SECS
+            self._hello = True
+        else:
+            if len(self._outgoing) >= OUTGOING_LIMIT:
+                self._outgoing.popleft()
+            self._outgoing.append([channel, message])
+        self._start_writer()
+
+    def _start_writer(self) -> None:
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write(), name="redis-broker-writer")
 
     async def _write(self) -> None:
-        """Send what waits, packed into as few publishes as the limits allow."""
+        """Send what waits, packed into as few publishes as the limits allow (an empty
+        payload for a hello), and count who hears it."""
         assert self._client is not None  # noqa: S101
         outgoing = self._outgoing
-        while outgoing:
+        while outgoing or self._hello:
+            self._hello = False
             batch: list[list[str]] = []
             size = 0
             while outgoing and len(batch) < PACK_MAX_MESSAGES and size < PACK_MAX_CHARS:
@@ -113,11 +147,31 @@ class RedisBroker:
                 size += len(item[1])
                 batch.append(item)
             try:
-                await self._client.publish(self._bus, self._instance + json.dumps(batch))
+                heard = await self._client.publish(self._bus, self._instance + json.dumps(batch))
             except (RedisError, OSError) as exc:
                 log.warning(
                     "Redis publish of %d messages failed (%s); peers will resync", len(batch), exc
                 )
+                continue
+            # Our own subscription is one of those Redis counted, when it is up.
+            others = int(heard) - (1 if self.connected.is_set() else 0)
+            if others > 0:
+                self._not_alone()
+            elif not self.alone:
+                self.alone = True
+                self._probe_at = time.monotonic() + PROBE_SECS
+
+    def _not_alone(self) -> None:
+        """Another process listens: what was kept back while alone goes out first."""
+        if not self.alone:
+            return
+        self.alone = False
+        since = time.monotonic() - REPLAY_SECS
+        kept = [item for at, item in self._kept if at >= since]
+        self._kept.clear()
+        self._outgoing.extendleft(reversed(kept))
+        if self._outgoing:
+            self._start_writer()
 
     def subscribe(self, handler: Handler) -> Callable[[], None]:
         return self._local.subscribe(handler)
@@ -142,6 +196,11 @@ class RedisBroker:
                 async for item in pubsub.listen():
                     if item["type"] == "message":
                         self._relay(item["data"])
+                    elif item["type"] == "subscribe":
+                        # Redis counts us from now on: a hello tells the others someone
+                        # listens, and its answer counts them.
+                        self._hello = True
+                        self._start_writer()
             except (RedisError, OSError) as exc:
                 self.connected.clear()
                 log.warning("Redis broker connection lost (%s); retrying in %.1fs", exc, delay)
@@ -156,6 +215,7 @@ class RedisBroker:
     def _relay(self, raw: bytes) -> None:
         if raw.startswith(self._own):
             return
+        self._not_alone()
         try:
             pairs = [
                 (str(channel), str(message))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 import redis.asyncio as aioredis
@@ -112,3 +112,62 @@ async def test_other_prefixes_and_garbage_are_not_heard(url: str, raw: aioredis.
         await heard_a.close()
         await a.disconnect()
         await b.disconnect()
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 5) -> None:
+    async def wait() -> None:
+        while not condition():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(wait(), timeout)
+
+
+async def test_a_process_alone_publishes_nothing_and_a_newcomer_misses_nothing(
+    url: str, raw: aioredis.Redis
+) -> None:
+    """Alone on the bus (Redis counts only its own subscription), a process keeps its
+    messages instead of publishing them; when another process subscribes, its hello
+    brings the last seconds' messages out first, then the new ones, in order."""
+    prefix = redis_prefix()
+    a = await _started(url, prefix)
+    b: RedisBroker | None = None
+    try:
+        await _until(lambda: a.alone)  # its hello reached nobody else
+        before = [(f"room:1:{n}", f"avant {n}") for n in range(1, 4)]
+        for channel, message in before:
+            await a.publish(channel, message)
+        await asyncio.sleep(0.2)
+        assert a.alone
+        assert len(a._outgoing) == 0, "nothing waits for Redis"
+        b = await _started(url, prefix)
+        heard_b = await _Heard(b).started()
+        await _until(lambda: not a.alone)  # B's hello was heard
+        after = [(f"room:1:{n}", f"après {n}") for n in range(4, 6)]
+        for channel, message in after:
+            await a.publish(channel, message)
+        assert await heard_b.until(5) == before + after
+        await heard_b.close()
+    finally:
+        await a.disconnect()
+        if b is not None:
+            await b.disconnect()
+
+
+async def test_a_process_whose_peers_left_stops_publishing(url: str) -> None:
+    prefix = redis_prefix()
+    a, b = await _started(url, prefix), await _started(url, prefix)
+    try:
+        await _until(lambda: not a.alone and not b.alone)
+        await b.disconnect()
+        for n in range(1, 100):  # until Redis has dropped B's subscription and says so
+            await a.publish(f"room:1:{n}", "personne")
+            await asyncio.sleep(0.05)
+            if a.alone:
+                break
+        assert a.alone
+        await a.publish("room:1:100", "toujours personne")
+        await asyncio.sleep(0.1)
+        assert a.alone
+        assert len(a._outgoing) == 0
+    finally:
+        await a.disconnect()

@@ -88,3 +88,27 @@ def test_grid_rounds_pair_each_target_with_its_rounds_baseline() -> None:
     text, ok = _check("CPU per delivery ≤ 1.25× raw (grid)")(rows, "sqlite")
     assert (text, ok) == ("10×50: 1.33× (1.20/1.33/1.43)", False)
     assert _check("zero messages lost")(rows, "sqlite") == ("1 of 3000", False)
+
+
+def test_the_p99_verdict_takes_the_median_round_not_the_cpu_rounds() -> None:
+    """One round's spike (76 ms) fails neither half of the p99 check when the other
+    rounds hold, whichever round has the median CPU; two rounds over 50 ms fail it."""
+
+    def big(target: str, round_: int, cpu_us: float, p99: float) -> dict[str, Any]:
+        return {**_grid(target, round_, cpu_us, p99), "shape": "1×500", "rooms": 1,
+                "members": 500, "rate": 20.0, "lost": 0}  # fmt: skip
+
+    rows = [
+        big("baseline", 0, 13.4, 10.3),
+        big("pg", 0, 16.5, 14.5),
+        big("baseline", 1, 14.4, 10.0),
+        big("pg", 1, 15.2, 14.1),
+        big("baseline", 2, 15.2, 10.6),
+        big("pg", 2, 16.2, 76.3),  # the median CPU ratio is this round's
+    ]
+    check = _check("1×500, 2×20/s: p99 ≤ 50 ms and ≤ 1.5× raw")
+    assert check(rows, "pg") == ("14.5 ms = 1.41× raw (10.3 ms, median of 3 rounds)", True)
+    rows[3] = big("pg", 1, 15.2, 60.0)
+    text, ok = check(rows, "pg")
+    assert text.startswith("60.0 ms")
+    assert ok is False

@@ -118,7 +118,10 @@ class RedisBroker:
         assert self._client is not None, "publish() before connect()"  # noqa: S101
         if self.alone:
             now = time.monotonic()
-            self._kept.append((now, [channel, message]))
+            kept = self._kept
+            kept.append((now, [channel, message]))
+            while kept[0][0] < now - REPLAY_SECS:  # only the last seconds are worth keeping
+                kept.popleft()
             if now < self._probe_at:
                 return
             self._probe_at = now + PROBE_SECS

@@ -171,3 +171,21 @@ async def test_a_process_whose_peers_left_stops_publishing(url: str) -> None:
         assert len(a._outgoing) == 0
     finally:
         await a.disconnect()
+
+
+async def test_a_process_alone_keeps_only_the_last_seconds(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a lone process keeps for a newcomer is bounded by age, not only by count:
+    a process alone for days holds seconds of messages, not days."""
+    monkeypatch.setattr("server.broker.redis.REPLAY_SECS", 0.2)
+    a = await _started(url, redis_prefix())
+    try:
+        await _until(lambda: a.alone)
+        for n in range(1, 51):
+            await a.publish(f"room:1:{n}", "ancien")
+        await asyncio.sleep(0.3)
+        await a.publish("room:1:51", "récent")
+        assert [item for _, item in a._kept] == [["room:1:51", "récent"]]
+    finally:
+        await a.disconnect()

@@ -117,7 +117,7 @@ class Database:
             raise RuntimeError("no driver path for this database: use a session")
         if committed is not None:
             committed(result)
-        await self.publish(outbox)
+        self.publish(outbox)
         return result
 
     def write_now(self, on_sqlite: Callable[..., tuple[T, Outbox]], *args: Any) -> tuple[T] | None:
@@ -135,18 +135,18 @@ class Database:
         if done is None:
             return None
         result, outbox = done[0]
-        for channel, message in outbox:
-            self.broker.publish_now(channel, message)
+        self.publish(outbox)
         return (result,)
 
     @property
     def write_gate_taken(self) -> bool:
         return self._write_lock is not None and self._write_lock.locked()
 
-    async def publish(self, outbox: Outbox) -> None:
-        """Ring the doorbell for writes that have committed."""
+    def publish(self, outbox: Outbox) -> None:
+        """Ring the doorbell for writes that have committed (never waits:
+        ``Broker.publish_now``)."""
         for channel, message in outbox:
-            await self.broker.publish(channel, message)
+            self.broker.publish_now(channel, message)
 
     def write_gate(self) -> contextlib.AbstractAsyncContextManager[Any]:
         """Held by every writer of an SQLite database (one at a time); no-op otherwise."""
@@ -164,7 +164,7 @@ class Database:
                 take_outbox(session)
                 raise
             outbox = take_outbox(session)
-        await self.publish(outbox)
+        self.publish(outbox)
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from rooms.events import dumps
+from auth.base import dumps
 
 MAX_FRAME_BYTES = 64 * 1024
 MAX_REQUEST_ID_CHARS = 64

@@ -24,7 +24,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth import audit
-from auth.base import emit, utcnow
+from auth.base import dumps, emit, utcnow
 from auth.models import User
 from auth.roles import Permission, allows
 from documents.rendering import render_markdown
@@ -135,7 +135,7 @@ def _log(
 
 
 def _to_user(session: AsyncSession, user_id: int, frame: dict[str, Any]) -> None:
-    emit(session, events.user_channel(user_id), events.dumps(frame))
+    emit(session, events.user_channel(user_id), dumps(frame))
 
 
 def _notice(
@@ -151,7 +151,7 @@ def _notice(
 
 
 async def _to_moderators(session: AsyncSession, room: Room, frame: dict[str, Any]) -> None:
-    encoded = events.dumps(frame)
+    encoded = dumps(frame)
     for user_id in await moderator_ids(session, room):
         emit(session, events.user_channel(user_id), encoded)
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth.base import emit
+from auth.base import dumps, emit
 from rooms.access import RoomAccess
 from rooms.errors import InvalidInput
-from rooms.events import dumps, user_channel
+from rooms.events import user_channel
 from rooms.models import ReadMarker
 from rooms.queries import unread_counts
 from rooms.validation import clean_topic

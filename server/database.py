@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any, TypeVar
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -82,6 +84,7 @@ class Database:
         self.sqlite_path = database if database and database != ":memory:" else None
         self.sqlite_writer = SqliteWriter(self.sqlite_path) if self.sqlite_path else None
         self.asyncpg = engine.dialect.driver == "asyncpg"
+        self.asyncpg_writers = AsyncpgWriters(engine) if self.asyncpg else None
 
     @property
     def driver_writes(self) -> bool:
@@ -109,10 +112,8 @@ class Database:
         if self.sqlite_writer is not None:
             async with self.write_gate():
                 result, outbox = await self.sqlite_writer.run(on_sqlite, *args)
-        elif self.asyncpg:
-            async with self.engine.connect() as connection:
-                driver = (await connection.get_raw_connection()).driver_connection
-                result, outbox = await on_asyncpg(driver, *args)
+        elif self.asyncpg_writers is not None:
+            result, outbox = await self.asyncpg_writers.run(on_asyncpg, *args)
         else:
             raise RuntimeError("no driver path for this database: use a session")
         if committed is not None:
@@ -175,7 +176,61 @@ class Database:
     async def dispose(self) -> None:
         if self.sqlite_writer is not None:
             await self.sqlite_writer.close()
+        if self.asyncpg_writers is not None:
+            await self.asyncpg_writers.close()
         await self.engine.dispose()
+
+
+class AsyncpgWriters:
+    """The asyncpg connections of the hot writes on PostgreSQL, kept checked out of the
+    engine's pool between writes.
+
+    A checkout through SQLAlchemy's async pool (greenlet hops, the pool's bookkeeping,
+    the reset on return) cost as much CPU as a round trip, and a lone message took one
+    for its two round trips (docs/performance.md, finding 28). The writers take turns
+    (the poster's task, the drafts' writes), so at most ``KEEP`` connections are kept;
+    a write that fails returns its connection to the pool, as before (a broken one is
+    replaced there), and a connection kept longer than the pool's recycle age goes back
+    too.
+    """
+
+    KEEP = 2
+
+    def __init__(self, engine: AsyncEngine, recycle: float | None = None) -> None:
+        self.engine = engine
+        self._kept: list[tuple[AsyncConnection, Any, float]] = []
+        # Seconds a connection may be kept (negative: forever); the pool's own by default.
+        pool_recycle = getattr(engine.sync_engine.pool, "_recycle", -1)
+        self.recycle = float(pool_recycle if recycle is None else recycle)
+
+    async def run(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """``await fn(asyncpg_connection, *args)``; the connection is not in a
+        transaction: ``fn`` makes its own."""
+        if self._kept:
+            connection, driver, since = self._kept.pop()
+        else:
+            connection = await self.engine.connect()
+            driver = (await connection.get_raw_connection()).driver_connection
+            since = time.monotonic()
+        try:
+            result = await fn(driver, *args)
+        except BaseException:
+            await connection.close()
+            raise
+        if len(self._kept) < self.KEEP and (
+            self.recycle < 0 or time.monotonic() - since < self.recycle
+        ):
+            self._kept.append((connection, driver, since))
+        else:
+            await connection.close()
+        return result
+
+    async def close(self) -> None:
+        """Give the kept connections back to the pool (before the engine is disposed)."""
+        kept, self._kept = self._kept, []
+        for connection, _, _ in kept:
+            with contextlib.suppress(Exception):
+                await connection.close()
 
 
 class SqliteWriter:

@@ -1,0 +1,90 @@
+"""The asyncpg connections kept for the hot writes on PostgreSQL (``AsyncpgWriters``):
+kept between writes, never shared by two writes at once, given back to the pool when a
+write fails, when they are too old and when the database is disposed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from server.broker.memory import MemoryBroker
+from server.database import AsyncpgWriters, Database, make_engine
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("kept connections are PostgreSQL's (SQLite writes with its own)")
+    database = Database(make_engine(database_url), MemoryBroker())
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+async def _pid(connection: Any) -> int:
+    return int(await connection.fetchval("SELECT pg_backend_pid()"))
+
+
+def _checked_out(db: Database) -> int:
+    return int(db.engine.sync_engine.pool.checkedout())  # type: ignore[attr-defined]
+
+
+async def test_writes_one_after_another_use_the_same_kept_connection(db: Database) -> None:
+    writers = db.asyncpg_writers
+    assert writers is not None
+    first = await writers.run(_pid)
+    assert _checked_out(db) == 1, "kept between writes"
+    assert await writers.run(_pid) == first
+    assert _checked_out(db) == 1
+
+
+async def test_writes_at_the_same_time_never_share_a_connection(db: Database) -> None:
+    writers = db.asyncpg_writers
+    assert writers is not None
+    await writers.run(_pid)
+    release = asyncio.Event()
+
+    async def hold(connection: Any) -> int:
+        pid = await _pid(connection)
+        await release.wait()
+        return pid
+
+    holding = [asyncio.create_task(writers.run(hold)) for _ in range(3)]
+    await asyncio.sleep(0.2)
+    release.set()
+    pids = await asyncio.gather(*holding)
+    assert len(set(pids)) == 3
+    assert _checked_out(db) == AsyncpgWriters.KEEP, "the others went back to the pool"
+
+
+async def test_a_failed_write_gives_its_connection_back(db: Database) -> None:
+    writers = db.asyncpg_writers
+    assert writers is not None
+    await writers.run(_pid)
+
+    async def fails(connection: Any) -> None:
+        await connection.execute("SELECT 1/0")
+
+    with pytest.raises(Exception, match="division by zero"):
+        await writers.run(fails)
+    assert _checked_out(db) == 0
+    assert await writers.run(_pid) > 0, "the next write gets a working connection"
+
+
+async def test_a_connection_older_than_the_recycle_age_goes_back(db: Database) -> None:
+    writers = AsyncpgWriters(db.engine, recycle=0.0)
+    await writers.run(_pid)
+    assert _checked_out(db) == 0
+
+
+async def test_dispose_gives_the_kept_connections_back(db: Database) -> None:
+    writers = db.asyncpg_writers
+    assert writers is not None
+    await writers.run(_pid)
+    assert _checked_out(db) == 1
+    await writers.close()
+    assert _checked_out(db) == 0

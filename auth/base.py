@@ -35,7 +35,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def dumps(frame: dict[str, Any]) -> str:
+def dumps(frame: Any) -> str:
     """Compact JSON, the one encoding of every frame, stored event and broker message.
 
     ``orjson``: the same text as ``json.dumps(frame, ensure_ascii=False,

@@ -11,8 +11,8 @@ A batch skips SQLAlchemy's async execution, which cost about as much as the stat
 themselves (``Database.write_with_driver``): on an SQLite file, the whole batch is one
 synchronous ``sqlite3`` call (``rooms.actions.sqlite_posting``, run by
 ``server.database.SqliteWriter``), under the process's write gate like every other
-writer; on PostgreSQL, the batch runs on a pooled connection's asyncpg driver
-(``rooms.actions.pg_posting``). Anything else (an in-memory SQLite) goes through the
+writer; on PostgreSQL, the batch runs on the asyncpg driver of a connection kept for
+the hot writes (``rooms.actions.pg_posting``, ``server.database.AsyncpgWriters``). Anything else (an in-memory SQLite) goes through the
 async session. All three apply the same steps and rules
 (``rooms.actions.messages.post_steps``).
 

@@ -54,8 +54,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--rounds",
         type=int,
-        help="rounds of the fanout grid, every target in turn in each (3; quick 1): its "
-        "ratios are the median of each round's target over that round's baseline",
+        help="rounds of the fanout grid, every target in turn in each, the order reversed "
+        "every other round (5; quick 1): its ratios are the median of each round's target "
+        "over that round's baseline",
     )
     parser.add_argument("--step-duration", type=float, help="seconds per saturation step (6)")
     parser.add_argument("--connect-levels", help="idle sockets, e.g. 2000,5000,10000")
@@ -140,7 +141,7 @@ class Plan:
         self.sizes = QUICK if quick else Sizes()
         self.duration = args.duration or (2.0 if quick else 12.0)
         self.step_duration = args.step_duration or (2.0 if quick else 6.0)
-        self.rounds = max(1, args.rounds or (1 if quick else 3))
+        self.rounds = max(1, args.rounds or (1 if quick else 5))
         if quick:
             self.grid = [(chat.Shape(2, 5, 2), 5.0), (chat.Shape(1, 20, 2), 10.0)]
             self.ramp = (chat.Shape(2, 5, 2), [5.0, 20.0])
@@ -154,6 +155,13 @@ class Plan:
         self.levels = [n for n in self.levels if n <= self.sizes.users] or [self.sizes.users]
         self.editors = min(args.editors or (4 if quick else 50), self.sizes.editors)
         self.edit_rate = args.edit_rate or 5.0
+
+
+def round_order(names: list[str], number: int) -> list[str]:
+    """The targets of round ``number``, in the opposite order every other round: a
+    machine that speeds up or slows down during a round would otherwise favour the
+    targets always run on one side of the baseline (docs/performance.md, finding 29)."""
+    return list(reversed(names)) if number % 2 else list(names)
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -209,8 +217,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     started, clock = dt.datetime.now(dt.UTC), time.monotonic()
     rows: list[dict[str, Any]] = []
 
-    async def each(scenario: str, job: Any) -> None:
-        for name in names:
+    async def each(scenario: str, job: Any, *, number: int = 0) -> None:
+        for name in round_order(names, number):
             if scenario in ("history", "drafts") and TARGETS[name].is_reference:
                 continue
             if scenario == "coedit" and name == "asgi":
@@ -238,6 +246,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     await each(
                         "fanout",
                         lambda t, s=shape, r=rate, n=number: grid_step(t, s, r, n),
+                        number=number,
                     )
         elif scenario == "saturation":
             ramp_shape, rates = plan.ramp

@@ -104,7 +104,8 @@ class Database:
 
         ``on_sqlite(sqlite3_connection, *args)`` runs through ``SqliteWriter`` under the
         write gate; ``await on_asyncpg(asyncpg_connection, *args)`` on a connection kept
-        for such writes (``AsyncpgWriters``). Each begins and commits its own transaction and returns ``(result, outbox)``.
+        for such writes (``AsyncpgWriters``). Each begins and commits its own transaction
+        and returns ``(result, outbox)``.
         ``committed(result)``, if given, runs between the commit and the publication: what
         this process does with a write must happen before it can hear of it from the
         broker.

@@ -12,9 +12,9 @@ themselves (``Database.write_with_driver``): on an SQLite file, the whole batch 
 synchronous ``sqlite3`` call (``rooms.actions.sqlite_posting``, run by
 ``server.database.SqliteWriter``), under the process's write gate like every other
 writer; on PostgreSQL, the batch runs on the asyncpg driver of a connection kept for
-the hot writes (``rooms.actions.pg_posting``, ``server.database.AsyncpgWriters``). Anything else (an in-memory SQLite) goes through the
-async session. All three apply the same steps and rules
-(``rooms.actions.messages.post_steps``).
+the hot writes (``rooms.actions.pg_posting``, ``server.database.AsyncpgWriters``).
+Anything else (an in-memory SQLite) goes through the async session. All three apply
+the same steps and rules (``rooms.actions.messages.post_steps``).
 
 If the batch's transaction fails as a whole (a database error; two processes committing
 the same client id, which the unique index refuses), its messages are written again one

@@ -67,8 +67,11 @@ class OutgoingBytes(bytes):
         return binary_frame(self)
 
 
+_FRAMED = (Outgoing, OutgoingBytes)  # a tuple: ``Outgoing | OutgoingBytes`` is built per call
+
+
 def wire_of(frame: str | bytes) -> bytes:
-    if isinstance(frame, Outgoing | OutgoingBytes):
+    if isinstance(frame, _FRAMED):
         return frame.wire
     if isinstance(frame, bytes):
         return binary_frame(frame)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.run import round_order
 from bench.targets import CHECKS, collapse_rounds
 
 
@@ -112,3 +113,12 @@ def test_the_p99_verdict_takes_the_median_round_not_the_cpu_rounds() -> None:
     text, ok = check(rows, "pg")
     assert text.startswith("60.0 ms")
     assert ok is False
+
+
+def test_grid_rounds_alternate_their_order() -> None:
+    """Every target meets the baseline from both sides: one round forward, the next
+    reversed, so a drift within rounds does not always favour the same targets."""
+    names = ["baseline", "sqlite", "pg"]
+    orders = [round_order(names, n) for n in range(4)]
+    assert orders == [names, names[::-1], names, names[::-1]]
+    assert names == ["baseline", "sqlite", "pg"], "the plan's own list is left as it was"

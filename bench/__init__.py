@@ -29,7 +29,8 @@ How it measures
   at the generator, for every delivery; "lost" counts committed messages that a socket
   still open never received once deliveries stopped moving ("late" when they were still
   arriving at the drain deadline). Each step also records how long the server and the
-  generator waited for a core: the noise gauge on a shared machine.
+  generator waited for a core, and the machine's I/O pressure: the noise gauges on a
+  shared machine.
 
 Files: ``run.py`` (command line, orchestration), ``harness.py`` (targets, fresh databases,
 measuring), ``chat_scenarios.py`` and ``draft_scenarios.py`` (the scenarios), ``servers.py``

@@ -164,7 +164,8 @@ def _summary(row: dict[str, Any]) -> str:
         f"{row['delivered_per_s']:>7}/s p50 {lat['p50']} p99 {lat['p99']} ms, lost {row['lost']}, "
         f"cpu {row['server_cpu_pct']}% ({row['cpu_us_per_delivery']} µs/delivery), "
         f"gen {row['generator_cpu_pct']}%, waited for a core: server "
-        f"{row['server_runq_wait_pct']}% gen {row['generator_runq_wait_pct']}%"
+        f"{row['server_runq_wait_pct']}% gen {row['generator_runq_wait_pct']}%, "
+        f"I/O pressure {row.get('io_pressure_pct')}%"
     )
 
 

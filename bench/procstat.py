@@ -10,6 +10,9 @@
   process's threads were ready to run but waiting for a core. It is the noise gauge: on a
   quiet machine it stays near 0; when other people's tests share the cores it is where
   latency spikes come from.
+- I/O pressure: the "some" line of ``/proc/pressure/io`` (PSI), the time at least one
+  task of the machine was stalled on I/O — ours or anyone's. Beside the run-queue wait,
+  it tells a step slowed by a busy disk (SQLite's commits) from one slowed by busy cores.
 - Database and broker CPU: the sum over every ``postgres`` / ``redis-server`` process of
   the machine. Backends that exit between two readings are missed and other users' load
   is included, so it is an indication, not a measurement.
@@ -110,6 +113,7 @@ class Sample:
     server_wait: float
     generator_wait: float
     threads: float
+    io_stall: float | None  # seconds, machine-wide (PSI); None without /proc/pressure
 
 
 def sample(pids: list[int], *, services: bool = False, generator: int | None = None) -> Sample:
@@ -122,7 +126,19 @@ def sample(pids: list[int], *, services: bool = False, generator: int | None = N
     wait = sum(runqueue_wait_seconds(p) for p in pids)
     gen_wait = runqueue_wait_seconds(generator) if generator else 0.0
     threads = sum(thread_cpu_seconds(p) for p in pids)
-    return Sample(time.monotonic(), cpu, service, wait, gen_wait, threads)
+    return Sample(time.monotonic(), cpu, service, wait, gen_wait, threads, io_stall_seconds())
+
+
+def io_stall_seconds() -> float | None:
+    """Total time some task of the machine was stalled on I/O (PSI), or ``None``."""
+    try:
+        text = (PROC / "pressure" / "io").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("some "):
+            return int(line.rsplit("total=", 1)[1]) / 1e6
+    return None
 
 
 def usage(before: Sample, after: Sample) -> dict[str, float]:
@@ -140,6 +156,9 @@ def usage(before: Sample, after: Sample) -> dict[str, float]:
         "generator_runq_wait_pct": round(
             100 * (after.generator_wait - before.generator_wait) / wall, 1
         ),
+        "io_pressure_pct": None
+        if after.io_stall is None or before.io_stall is None
+        else round(100 * (after.io_stall - before.io_stall) / wall, 1),
     }
 
 

@@ -81,6 +81,7 @@ def fanout_table(rows: list[dict[str, Any]]) -> list[str]:
         "PG+Redis CPU",
         "gen CPU",
         "waited for a core (server/gen)",
+        "I/O pressure",
         "p99 vs raw",
         "CPU/delivery vs raw (each round's)",
     ]
@@ -104,6 +105,7 @@ def fanout_table(rows: list[dict[str, Any]]) -> list[str]:
                 f"{r['services_cpu_pct']}%" if r["target"] != "baseline" else "—",
                 f"{r['generator_cpu_pct']}%",
                 f"{r.get('server_runq_wait_pct', '?')}% / {r.get('generator_runq_wait_pct', '?')}%",
+                "—" if r.get("io_pressure_pct") is None else f"{r['io_pressure_pct']}%",
                 _paired(goals.p99_ratio(grid, r)),
                 _paired(goals.cpu_ratio(grid, r)) + goals.spread(r),
             ]

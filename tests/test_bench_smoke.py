@@ -45,6 +45,13 @@ def test_quick_bench_loses_nothing_and_writes_its_table(tmp_path: Path) -> None:
         assert row["duplicates"] == 0
         assert row["out_of_order"] == 0
         assert not row["closed_sockets"]
+        # The noise gauges: run-queue waits, and the machine's I/O pressure where the
+        # kernel reports it (PSI).
+        assert row["server_runq_wait_pct"] >= 0
+        if Path("/proc/pressure/io").exists():
+            assert row["io_pressure_pct"] >= 0
+        else:
+            assert row["io_pressure_pct"] is None
     resumed = {r["target"]: r for r in rows if r["scenario"] == "resume"}
     assert resumed["sqlite"]["events"] == resumed["sqlite"]["missed"] == 200
     assert resumed["sqlite"]["gaps"] == 0

@@ -12,6 +12,9 @@ import pytest
 
 from server.broker.memory import MemoryBroker
 from server.database import AsyncpgWriters, Database, make_engine
+from tests.conftest import LiveServer
+from tests.factories import World
+from tests.wsclient import ProtocolClient
 
 
 @pytest.fixture
@@ -88,3 +91,33 @@ async def test_dispose_gives_the_kept_connections_back(db: Database) -> None:
     assert _checked_out(db) == 1
     await writers.close()
     assert _checked_out(db) == 0
+
+
+async def test_a_kept_connection_killed_by_the_server_costs_no_message(
+    server: LiveServer, world: World
+) -> None:
+    """PostgreSQL restarted, or an idle connection cut: the kept connection is dead. The
+    next send still gets its ack (its batch fails and it is written alone, in a
+    session), and the sends after it get a working connection again."""
+    db = server.state.db
+    writers = db.asyncpg_writers
+    if writers is None:
+        pytest.skip("kept connections are PostgreSQL's")
+    marie = await ProtocolClient.connect(server.ws_url, world.cookies["marie"])
+    paul = await ProtocolClient.connect(server.ws_url, world.cookies["paul"])
+    room = world.group_room
+    await paul.subscribe(room)
+    try:
+        await marie.post(room, "avant")
+        (kept_pid,) = [await _pid(driver) for _, driver, _ in writers._kept]
+        async with db.engine.connect() as other:
+            await other.exec_driver_sql(f"SELECT pg_terminate_backend({kept_pid})")
+        for body in ("pendant", "après", "encore"):
+            ack = await marie.post(room, body)
+            assert ack["type"] == "ack", ack
+            event = await paul.wait_event(room, ack["seq"])
+            assert event["message"]["source"] == body
+        assert [await _pid(driver) for _, driver, _ in writers._kept] != [kept_pid]
+    finally:
+        await marie.close()
+        await paul.close()

@@ -38,6 +38,9 @@ from server.broker import Broker
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 Outbox = list[tuple[str, str]]  # (channel, message) to publish once committed
+# Seconds a PostgreSQL connection is used before it is replaced: the pool's and the
+# kept writers' (``AsyncpgWriters``) alike.
+POOL_RECYCLE_SECS = 1800.0
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -48,7 +51,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # ROLLBACK), i.e. per frame. A connection found dead fails its statement once,
         # and SQLAlchemy then replaces every pooled connection; sends are idempotent,
         # so the client's retry is safe.
-        return create_async_engine(url, pool_recycle=1800, **kwargs)
+        return create_async_engine(url, pool_recycle=POOL_RECYCLE_SECS, **kwargs)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
@@ -197,12 +200,10 @@ class AsyncpgWriters:
 
     KEEP = 2
 
-    def __init__(self, engine: AsyncEngine, recycle: float | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, recycle: float = POOL_RECYCLE_SECS) -> None:
         self.engine = engine
         self._kept: list[tuple[AsyncConnection, Any, float]] = []
-        # Seconds a connection may be kept (negative: forever); the pool's own by default.
-        pool_recycle = getattr(engine.sync_engine.pool, "_recycle", -1)
-        self.recycle = float(pool_recycle if recycle is None else recycle)
+        self.recycle = recycle  # seconds a connection may be kept
 
     async def run(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """``await fn(asyncpg_connection, *args)``; the connection is not in a
@@ -218,9 +219,7 @@ class AsyncpgWriters:
         except BaseException:
             await connection.close()
             raise
-        if len(self._kept) < self.KEEP and (
-            self.recycle < 0 or time.monotonic() - since < self.recycle
-        ):
+        if len(self._kept) < self.KEEP and time.monotonic() - since < self.recycle:
             self._kept.append((connection, driver, since))
         else:
             await connection.close()

@@ -1,6 +1,7 @@
 """The asyncpg connections kept for the hot writes on PostgreSQL (``AsyncpgWriters``):
-kept between writes, never shared by two writes at once, given back to the pool when a
-write fails, when they are too old and when the database is disposed."""
+kept between writes, never shared by two writes at once, planning with generic plans,
+closed (never back in the pool with that setting) when a write fails, when they are too
+old and when the database is disposed."""
 
 from __future__ import annotations
 
@@ -36,6 +37,17 @@ def _checked_out(db: Database) -> int:
     return int(db.engine.sync_engine.pool.checkedout())  # type: ignore[attr-defined]
 
 
+async def _plan_mode(connection: Any) -> str:
+    return str(await connection.fetchval("SHOW plan_cache_mode"))
+
+
+async def _pooled(db: Database) -> tuple[int, str]:
+    """The pid and plan mode of the connection the pool lends next."""
+    async with db.engine.connect() as borrowed:
+        driver = (await borrowed.get_raw_connection()).driver_connection
+        return await _pid(driver), await _plan_mode(driver)
+
+
 async def test_writes_one_after_another_use_the_same_kept_connection(db: Database) -> None:
     writers = db.asyncpg_writers
     assert writers is not None
@@ -64,6 +76,32 @@ async def test_writes_at_the_same_time_never_share_a_connection(db: Database) ->
     assert _checked_out(db) == AsyncpgWriters.KEEP, "the others went back to the pool"
 
 
+async def test_kept_connections_plan_generically_and_the_pool_keeps_the_default(
+    db: Database,
+) -> None:
+    """The setting is the kept connections' only: the one lent by the pool to a third
+    writer at the same time goes back unchanged."""
+    writers = db.asyncpg_writers
+    assert writers is not None
+    release = asyncio.Event()
+
+    async def hold(connection: Any) -> tuple[int, str]:
+        found = await _pid(connection), await _plan_mode(connection)
+        await release.wait()
+        return found
+
+    holding = [asyncio.create_task(writers.run(hold)) for _ in range(3)]
+    await asyncio.sleep(0.2)
+    release.set()
+    await asyncio.gather(*holding)
+    modes = {await writers.run(_plan_mode) for _ in range(AsyncpgWriters.KEEP)}
+    assert modes == {"force_generic_plan"}
+    kept = {await _pid(driver) for _, driver, _ in writers._kept}
+    pid, mode = await _pooled(db)
+    assert pid not in kept
+    assert mode == "auto", "the third writer's connection went back as it came"
+
+
 async def test_a_failed_write_gives_its_connection_back(db: Database) -> None:
     writers = db.asyncpg_writers
     assert writers is not None
@@ -72,9 +110,13 @@ async def test_a_failed_write_gives_its_connection_back(db: Database) -> None:
     async def fails(connection: Any) -> None:
         await connection.execute("SELECT 1/0")
 
+    (kept,) = [await _pid(driver) for _, driver, _ in writers._kept]
     with pytest.raises(Exception, match="division by zero"):
         await writers.run(fails)
     assert _checked_out(db) == 0
+    pid, mode = await _pooled(db)
+    assert (pid, mode) != (kept, "force_generic_plan"), "closed, not pooled"
+    assert mode == "auto"
     assert await writers.run(_pid) > 0, "the next write gets a working connection"
 
 
@@ -82,15 +124,19 @@ async def test_a_connection_older_than_the_recycle_age_goes_back(db: Database) -
     writers = AsyncpgWriters(db.engine, recycle=0.0)
     await writers.run(_pid)
     assert _checked_out(db) == 0
+    assert (await _pooled(db))[1] == "auto"
 
 
 async def test_dispose_gives_the_kept_connections_back(db: Database) -> None:
     writers = db.asyncpg_writers
     assert writers is not None
-    await writers.run(_pid)
+    kept = await writers.run(_pid)
     assert _checked_out(db) == 1
     await writers.close()
     assert _checked_out(db) == 0
+    pid, mode = await _pooled(db)
+    assert pid != kept, "closed, not pooled with its setting"
+    assert mode == "auto"
 
 
 async def test_a_kept_connection_killed_by_the_server_costs_no_message(

@@ -197,7 +197,7 @@ class AsyncpgWriters:
     A kept connection runs with ``plan_cache_mode = force_generic_plan``
     (``GENERIC_PLANS``): asyncpg prepares every statement, but PostgreSQL's default
     chooses a custom plan, planned again at each execution, for the states' read and the
-    write's data-modifying statement — 630 µs of the server's CPU per message against
+    write's data-modifying statement — 630 µs of PostgreSQL's CPU per message against
     385 with the prepared generic plan (finding 30), on a machine where the database
     shares the cores with Atelier. Their plans don't depend on the values: every lookup
     is by key. The setting is the connection's, so a kept connection never goes back to

@@ -123,8 +123,17 @@ async def test_a_failed_write_gives_its_connection_back(db: Database) -> None:
 async def test_a_connection_older_than_the_recycle_age_goes_back(db: Database) -> None:
     writers = AsyncpgWriters(db.engine, recycle=0.0)
     await writers.run(_pid)
+    assert _checked_out(db) == 0, "borrowed, too old to keep: back to the pool"
+    writers = db.asyncpg_writers
+    assert writers is not None
+    kept = await writers.run(_pid)
+    assert _checked_out(db) == 1
+    writers.recycle = 0.0
+    assert await writers.run(_pid) == kept, "used once more, then closed"
     assert _checked_out(db) == 0
-    assert (await _pooled(db))[1] == "auto"
+    pid, mode = await _pooled(db)
+    assert pid != kept, "closed, not pooled with its setting"
+    assert mode == "auto"
 
 
 async def test_dispose_gives_the_kept_connections_back(db: Database) -> None:

@@ -10,6 +10,8 @@ weighs on all of them (docs/performance.md, findings 22 and 24). Uses the seeds 
 ``--against REV`` adds, for each Atelier target, the same target run from a checkout of
 ``REV`` (a git worktree under ``var/bench/against/``): an A/B of two versions of the
 code in the same minutes, which is how a change of a few per cent can be seen here.
+``--shape 10x50x5 --rate 10`` runs the A/B in another shape, e.g. the grid's own, where
+the CPU per message includes its deliveries.
 """
 
 from __future__ import annotations
@@ -30,6 +32,17 @@ from bench.servers import ROOT
 
 SHAPE = chat.Shape(rooms=10, members=2, senders=2)
 RATE = 25.0  # messages/s per sender
+
+
+def parse_shape(text: str) -> chat.Shape:
+    """``ROOMSxMEMBERSxSENDERS`` (``x`` or ``×``), e.g. ``10x50x5``."""
+    parts = text.replace("×", "x").split("x")
+    if len(parts) != 3 or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise argparse.ArgumentTypeError(f"expected ROOMSxMEMBERSxSENDERS, got {text!r}")
+    rooms, members, senders = (int(part) for part in parts)
+    if senders > members:
+        raise argparse.ArgumentTypeError("more senders than members")
+    return chat.Shape(rooms=rooms, members=members, senders=senders)
 
 
 async def measure(args: argparse.Namespace) -> dict[str, list[float]]:
@@ -59,8 +72,8 @@ async def measure(args: argparse.Namespace) -> dict[str, list[float]]:
         # down during a round favours no target.
         order = list(targets.items())
         for name, target in order if number % 2 == 0 else reversed(order):
-            (row,) = await chat.fanout(harness, target, SHAPE, [RATE], args.duration)
-            messages = max(row["received"] / SHAPE.members, 1)
+            (row,) = await chat.fanout(harness, target, args.shape, [args.rate], args.duration)
+            messages = max(row["received"] / args.shape.members, 1)
             cost = 1e6 * row["server_cpu_s"] / messages
             costs[name].append(cost)
             latency = row["latency_ms"] or {}
@@ -96,6 +109,10 @@ def checkout(rev: str, under: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", default="baseline,sqlite", help="baseline,asgi,sqlite,pg")
+    parser.add_argument(
+        "--shape", type=parse_shape, default=SHAPE, help="ROOMSxMEMBERSxSENDERS (10x2x2)"
+    )
+    parser.add_argument("--rate", type=float, default=RATE, help="messages/s per sender (25)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per step")
     parser.add_argument("--server-cpus", default="0")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
+import pytest
+
+from bench.chat_scenarios import Shape
+from bench.messagecost import parse_shape
 from bench.run import round_order
 from bench.targets import CHECKS, collapse_rounds
 
@@ -122,3 +127,12 @@ def test_grid_rounds_alternate_their_order() -> None:
     orders = [round_order(names, n) for n in range(4)]
     assert orders == [names, names[::-1], names, names[::-1]]
     assert names == ["baseline", "sqlite", "pg"], "the plan's own list is left as it was"
+
+
+def test_the_ab_tool_reads_a_shape() -> None:
+    """``python -m bench.messagecost --shape`` runs the A/B in the grid's own shape."""
+    assert parse_shape("10x50x5") == Shape(rooms=10, members=50, senders=5)
+    assert parse_shape("1×500×2") == Shape(rooms=1, members=500, senders=2)
+    for bad in ("10x50", "10x0x1", "ax2x2", "2x2x3"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_shape(bad)

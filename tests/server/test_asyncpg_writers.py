@@ -102,6 +102,18 @@ async def test_kept_connections_plan_generically_and_the_pool_keeps_the_default(
     assert mode == "auto", "the third writer's connection went back as it came"
 
 
+async def test_a_connection_that_cannot_be_set_up_is_not_kept_and_the_write_returns(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The setup runs after the write committed: its failure must not lose the result."""
+    writers = AsyncpgWriters(db.engine)
+    writers.GENERIC_PLANS = "SET plan_cache_mode = no_such_mode"
+    assert await writers.run(_pid) > 0
+    assert writers._kept == []
+    assert _checked_out(db) == 0
+    assert "could not be set up" in caplog.text
+
+
 async def test_a_failed_write_gives_its_connection_back(db: Database) -> None:
     writers = db.asyncpg_writers
     assert writers is not None

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bench import chat_scenarios as chat
 from bench.harness import TARGETS, Harness, Options
-from bench.run import DEFAULT_PG, DEFAULT_REDIS, raise_file_limit
+from bench.run import DEFAULT_PG, DEFAULT_REDIS, raise_file_limit, round_order
 from bench.seed import Sizes
 from bench.servers import ROOT
 
@@ -68,10 +68,9 @@ async def measure(args: argparse.Namespace) -> dict[str, list[float]]:
                 targets[label] = dataclasses.replace(target, name=label, source=source)
     costs: dict[str, list[float]] = {name: [] for name in targets}
     for number in range(args.rounds):
-        # Every other round in reverse order, so that a machine speeding up or slowing
-        # down during a round favours no target.
-        order = list(targets.items())
-        for name, target in order if number % 2 == 0 else reversed(order):
+        # Every other round in reverse order, as the bench's grid (``round_order``).
+        for name in round_order(list(targets), number):
+            target = targets[name]
             (row,) = await chat.fanout(harness, target, args.shape, [args.rate], args.duration)
             messages = max(row["received"] / args.shape.members, 1)
             cost = 1e6 * row["server_cpu_s"] / messages

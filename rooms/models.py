@@ -146,6 +146,10 @@ class Message(Base):
         UniqueConstraint("author_id", "client_id"),
         Index("ix_messages_room_seq", "room_id", "seq"),
         Index("ix_messages_room_topic_seq", "room_id", "topic", "seq"),
+        # Slow mode's "the author's last message in this room" (``rooms.moderation``'s
+        # write state): without it, the lookup read the whole room on SQLite, and the
+        # whole table under PostgreSQL's generic plan (docs/performance.md, finding 33).
+        Index("ix_messages_author_room_id", "author_id", "room_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -154,7 +154,7 @@ def _write_state_query(*, lock: bool, many: bool = False) -> Select[Any]:
             bindparam("client_id"),
         )
     earlier = messages.alias("earlier")
-    # Only read under slow mode: the author's messages are not indexed by room.
+    # Only read under slow mode; one probe of ``ix_messages_author_room_id``.
     last_post = (
         select(messages.c.created_at)
         .where(messages.c.author_id == user_id, messages.c.room_id == room_id)

@@ -1,0 +1,160 @@
+"""Slow mode's lookup of an author's last message in a room is one index probe, in the
+plans the hot writes really run: SQLite's, and on PostgreSQL the generic plan of the
+connections kept for those writes (``AsyncpgWriters``).
+
+Without ``ix_messages_author_room_id`` the lookup read every message of the room on
+SQLite, and every message of the table under PostgreSQL's generic plan (a backward scan
+of the primary key, filtered): 230–370 ms per send on the bench's million-message
+database, for a member who had not yet written in a slow-mode room — while every other
+room's messages waited behind that batch (docs/performance.md, finding 33)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, text
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
+from sqlalchemy.engine import make_url
+
+from auth.actions import do_create_user
+from auth.rawsql import Compiled
+from rooms.models import Message
+from rooms.moderation import WRITE_STATE, WRITE_STATE_MANY
+from server.broker.memory import MemoryBroker
+from server.database import Database, make_engine
+from tests.factories import World, build_world
+
+# As in an assembly: many authors, two busy rooms. The planner then expects the author's
+# messages in the room to be a small share of the table, and a plan that walks the table
+# until it meets one looks cheap — unless an index finds them at once.
+AUTHORS = 40
+MESSAGES = 8000
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(make_engine(database_url), MemoryBroker())
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+async def _busy_rooms(db: Database) -> World:
+    """The group and chantier rooms full of other members' messages; Marie has written
+    none."""
+    world = await build_world(db)
+    rooms = (world.group_room, world.chantier_room)
+    now = dt.datetime.now(dt.UTC)
+    async with db.transaction() as session:
+        authors = []
+        for n in range(AUTHORS):
+            email, name = f"elu{n}@test.atelier", f"Élu {n}"
+            authors.append((await do_create_user(session, email=email, display_name=name)).id)
+        rows = [
+            {
+                "room_id": rooms[n % 2],
+                "seq": n // 2 + 1,
+                "topic": "",
+                "author_id": authors[n % AUTHORS],
+                "client_id": f"seed-{n}",
+                "source": "Bonjour",
+                "html": "<p>Bonjour</p>",
+                "created_at": now,
+            }
+            for n in range(MESSAGES)
+        ]
+        await session.execute(insert(Message), rows)
+    return world
+
+
+def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)
+
+
+def _literal(value: Any) -> str:
+    """A parameter as SQL text, for ``EXECUTE``: the test's own ints, strings and lists."""
+    if isinstance(value, list):
+        return "'{" + ",".join(str(v) for v in value) + "}'"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return str(int(value))
+
+
+async def test_postgres_generic_plan_probes_the_authors_messages_in_the_room(
+    db: Database, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("generic plans are PostgreSQL's (SQLite's plan: the test below)")
+    world = await _busy_rooms(db)
+    room = world.chantier_room
+    async with db.transaction() as session:
+        await session.execute(text("ANALYZE messages"))
+    writers = db.asyncpg_writers
+    assert writers is not None
+    statement = Compiled(WRITE_STATE_MANY[False], asyncpg_dialect.dialect())  # type: ignore[no-untyped-call]
+    params = {"room_ids": [room], "user_ids": [world.id("marie")], "client_ids": ["c-1"]}
+    values = ", ".join(_literal(v) for v in statement.args(params))
+
+    async def explain(connection: Any) -> tuple[str, list[dict[str, Any]]]:
+        mode = str(await connection.fetchval("SHOW plan_cache_mode"))
+        await connection.execute(f"PREPARE write_state AS {statement.sql}")
+        try:
+            raw = await connection.fetchval(f"EXPLAIN (FORMAT JSON) EXECUTE write_state({values})")
+        finally:
+            await connection.execute("DEALLOCATE write_state")
+        # The engine's asyncpg connections decode JSON themselves.
+        return mode, raw if isinstance(raw, list) else json.loads(raw)
+
+    await writers.run(explain)  # the first write's connection is then kept
+    mode, explained = await writers.run(explain)
+    assert mode == "force_generic_plan"
+
+    on_messages = [
+        node for node in _nodes(explained[0]["Plan"]) if node.get("Relation Name") == "messages"
+    ]
+    assert on_messages, explained
+    scans = [(n["Node Type"], n.get("Index Name"), n.get("Index Cond")) for n in on_messages]
+    slow_mode = [n for n in on_messages if n.get("Index Name") == "ix_messages_author_room_id"]
+    assert len(slow_mode) == 1, scans
+    condition = slow_mode[0]["Index Cond"]
+    assert "author_id" in condition, condition
+    assert "room_id" in condition, condition
+    for node in on_messages:  # the other: the earlier message with this client id
+        assert "author_id" in node.get("Index Cond", ""), scans
+
+
+async def test_sqlite_plan_probes_the_authors_messages_in_the_room(
+    db: Database, database_url: str
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's plan (PostgreSQL's generic plan: the test above)")
+    world = await _busy_rooms(db)
+    room = world.chantier_room
+    statement = Compiled(WRITE_STATE[False], sqlite.dialect())  # type: ignore[no-untyped-call]
+    params = {"room_id": room, "user_id": world.id("marie"), "client_id": "c-1"}
+    path = make_url(database_url).database
+    assert path is not None
+    connection = sqlite3.connect(path)
+    try:
+        details = [
+            row[3]
+            for row in connection.execute(
+                f"EXPLAIN QUERY PLAN {statement.sql}", statement.args(params)
+            )
+        ]
+    finally:
+        connection.close()
+    on_messages = [d for d in details if " messages " in f"{d} "]
+    assert on_messages == [
+        "SEARCH messages USING INDEX ix_messages_author_room_id (author_id=? AND room_id=?)"
+    ], details
+    assert not any("TEMP B-TREE" in d for d in details), details

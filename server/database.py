@@ -202,7 +202,7 @@ class AsyncpgWriters:
     shares the cores with Atelier. Their plans don't depend on the values: every lookup
     is by key or through an index made for it (slow mode's: finding 33, where the
     generic plan read the whole table until that index existed;
-    ``tests/server/test_write_state_plans.py`` reads the plan). The setting is the
+    ``tests/server/test_query_plans.py`` reads the plan). The setting is the
     connection's, so a kept connection never goes back to the pool: when it fails a
     write, outlives the pool's recycle age, or the database is disposed, it is closed
     (invalidated) and the pool opens a fresh one when needed. A third writer at the same

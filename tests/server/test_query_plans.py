@@ -1,12 +1,18 @@
-"""Slow mode's lookup of an author's last message in a room is one index probe, in the
-plans the hot writes really run: SQLite's, and on PostgreSQL the generic plan of the
-connections kept for those writes (``AsyncpgWriters``).
+"""Lookups that would read a whole table without their index, read in the plans the
+database really chooses, on a database with an assembly's shape of data.
 
-Without ``ix_messages_author_room_id`` the lookup read every message of the room on
-SQLite, and every message of the table under PostgreSQL's generic plan (a backward scan
-of the primary key, filtered): 230–370 ms per send on the bench's million-message
-database, for a member who had not yet written in a slow-mode room — while every other
-room's messages waited behind that batch (docs/performance.md, finding 33)."""
+- Slow mode's "the author's last message in this room", in the states' read of every
+  send: on SQLite, and on PostgreSQL in the generic plan of the connections kept for the
+  hot writes (``AsyncpgWriters``). Without ``ix_messages_author_room_id`` it read every
+  message of the room on SQLite, and every message of the table under the generic plan
+  (a backward scan of the primary key, filtered): 230–370 ms per send on the bench's
+  million-message database, for a member who had not yet written in a slow-mode room,
+  while every other room's messages waited behind that batch (docs/performance.md,
+  finding 33).
+- The replies of a message being deleted or hidden (``rooms.events.replies_of``), whose
+  quotes of it are erased too: without ``ix_messages_reply_to_id`` every deletion read
+  the whole table (finding 35).
+"""
 
 from __future__ import annotations
 
@@ -17,14 +23,15 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.engine import make_url
 
 from auth.actions import do_create_user
 from auth.rawsql import Compiled
-from rooms.models import Message
+from rooms.events import replies_of
+from rooms.models import Message, RoomEvent
 from rooms.moderation import WRITE_STATE, WRITE_STATE_MANY
 from server.broker.memory import MemoryBroker
 from server.database import Database, make_engine
@@ -47,8 +54,8 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 
 async def _busy_rooms(db: Database) -> World:
-    """The group and chantier rooms full of other members' messages; Marie has written
-    none."""
+    """The group and chantier rooms full of other members' messages, a few of them
+    replies; Marie has written none."""
     world = await build_world(db)
     rooms = (world.group_room, world.chantier_room)
     now = dt.datetime.now(dt.UTC)
@@ -71,6 +78,8 @@ async def _busy_rooms(db: Database) -> World:
             for n in range(MESSAGES)
         ]
         await session.execute(insert(Message), rows)
+        # Some replies, each to the message just before it.
+        await session.execute(text("UPDATE messages SET reply_to_id = id - 1 WHERE id % 50 = 0"))
     return world
 
 
@@ -158,3 +167,31 @@ async def test_sqlite_plan_probes_the_authors_messages_in_the_room(
         "SEARCH messages USING INDEX ix_messages_author_room_id (author_id=? AND room_id=?)"
     ], details
     assert not any("TEMP B-TREE" in d for d in details), details
+
+
+async def test_replies_of_a_deleted_message_are_found_through_their_index(
+    db: Database, database_url: str
+) -> None:
+    await _busy_rooms(db)
+    async with db.transaction() as session:
+        if database_url.startswith("postgresql"):
+            await session.execute(text("ANALYZE messages"))
+        parent = await session.scalar(text("SELECT max(reply_to_id) FROM messages"))
+    assert parent is not None
+    query = select(RoomEvent.id).where(RoomEvent.message_id.in_(replies_of(parent)))
+    async with db.read() as session:
+        sql = str(query.compile(session.bind, compile_kwargs={"literal_binds": True}))
+        if database_url.startswith("postgresql"):
+            raw = await session.scalar(text(f"EXPLAIN (FORMAT JSON) {sql}"))
+            plan = (raw if isinstance(raw, list) else json.loads(raw))[0]["Plan"]
+            nodes = [
+                (n["Node Type"], n.get("Relation Name"), n.get("Index Name")) for n in _nodes(plan)
+            ]
+            assert not [n for n in nodes if n[:2] == ("Seq Scan", "messages")], nodes
+            assert [n for n in nodes if n[2] == "ix_messages_reply_to_id"], nodes
+        else:
+            details = [row[3] for row in await session.execute(text(f"EXPLAIN QUERY PLAN {sql}"))]
+            on_messages = [d for d in details if " messages " in f"{d} "]
+            assert on_messages == [
+                "SEARCH messages USING COVERING INDEX ix_messages_reply_to_id (reply_to_id=?)"
+            ], details

@@ -37,5 +37,6 @@ measuring), ``chat_scenarios.py`` and ``draft_scenarios.py`` (the scenarios), ``
 (processes), ``seed.py``, ``procstat.py``, ``targets.py`` (the issue's targets),
 ``report.py`` (tables, plot, ``docs/performance.md``). Diagnostics used for the findings:
 ``profiles.py`` (summarise ``--profile`` py-spy samples), ``querycount.py`` (SQL statements
-per operation), ``memprofile.py`` (tracemalloc per idle socket).
+per operation), ``memprofile.py`` (tracemalloc per idle socket), ``planaudit.py`` (the plans of the
+statements the tests run).
 """

@@ -114,6 +114,37 @@ def test_edit_and_delete_own_message_show_on_the_other_side(open_page: OpenPage)
     expect(paul.get_by_text(tag)).to_have_count(0)
 
 
+def test_a_deleted_messages_topic_leaves_the_others_list_without_asking_the_server(
+    open_page: OpenPage,
+) -> None:
+    """Each browser counts its room's topics: a deletion does not send every member back to
+    the server for the list, which recounts the whole room each time (finding 36)."""
+    marie = open_page(MARIE)
+    paul = open_page(PAUL)
+    open_chantier_room(marie)
+    open_chantier_room(paul)
+    both_online(marie, paul)
+    asked: list[str] = []
+    paul.on(
+        "request", lambda request: asked.append(request.url) if "/topics" in request.url else None
+    )
+
+    tag = uuid.uuid4().hex[:8]
+    topic = f"Budget {tag}"
+    marie.get_by_label("Sujet", exact=True).fill(topic)
+    marie.get_by_label("Votre message", exact=True).fill(f"Une première piste ({tag})")
+    marie.get_by_label("Votre message", exact=True).press("Enter")
+    in_list = paul.locator("#topic-list button.topic-button", has_text=topic)
+    expect(in_list).to_have_count(1)
+
+    marie.once("dialog", lambda dialog: dialog.accept())
+    confirmed(marie, tag).get_by_role("button", name="Supprimer votre message").click()
+    expect(paul.locator("article.msg-deleted").last).to_have_text(re.compile("Message supprimé"))
+    expect(in_list).to_have_count(0)
+    paul.wait_for_timeout(300)  # a request the deletion made would have gone by now
+    assert asked == []
+
+
 def test_hostile_message_renders_as_inert_text(open_page: OpenPage) -> None:
     marie = open_page(MARIE)
     paul = open_page(PAUL)

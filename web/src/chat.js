@@ -341,7 +341,9 @@ class ChatPage {
     if (change.kind === "added") this.added(change.message);
     else if (change.kind === "updated") {
       for (const id of change.ids) this.redraw(id);
-      if (change.topics) this.refreshTopics();
+      // The store has counted the change: every member asking the server again at once
+      // would recount the whole room as many times (docs/performance.md, finding 36).
+      if (change.topics) this.renderSide();
       if (change.state) this.moderation.render();
     } else if (change.kind === "state") {
       for (const id of change.ids || []) this.redraw(id);

@@ -170,7 +170,7 @@ export class RoomStore {
     if (topic && wasHidden) topic.count += 1;
     const replies = this.repliesTo(message.id);
     for (const reply of replies) Object.assign(reply.reply_to, { excerpt: excerptOf(message.source), deleted: false });
-    return { kind: "updated", ids: [message.id, ...replies.map((r) => r.id)], topics: true, state: true };
+    return { kind: "updated", ids: [message.id, ...replies.map((r) => r.id)], topics: wasHidden, state: true };
   }
 
   posted(message) {
@@ -200,12 +200,13 @@ export class RoomStore {
   deleted(messageId) {
     const message = this.messages.get(messageId);
     if (!message) return { kind: "topics" };
+    const wasShown = !message.deleted; // a hidden message was already taken off its topic
     Object.assign(message, { deleted: true, source: "", html: "", reactions: {}, mentions: [] });
     const topic = this.topics.get(message.topic);
-    if (topic) topic.count = Math.max(0, topic.count - 1);
+    if (topic && wasShown) topic.count = Math.max(0, topic.count - 1);
     const replies = this.repliesTo(messageId);
     for (const reply of replies) Object.assign(reply.reply_to, { excerpt: "", deleted: true });
-    return { kind: "updated", ids: [messageId, ...replies.map((r) => r.id)], topics: true };
+    return { kind: "updated", ids: [messageId, ...replies.map((r) => r.id)], topics: wasShown };
   }
 
   reacted(event, add) {

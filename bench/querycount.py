@@ -29,6 +29,7 @@ from sqlalchemy.pool import Pool
 from websockets.asyncio.client import connect
 
 import server.database as database_module
+from bench import planaudit
 from bench.seed import QUICK, SeedCache
 from bench.servers import free_port
 from server.app import create_app
@@ -45,7 +46,7 @@ def _record(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
 
 def _record_traced(sql: str) -> None:
     """The trace gives the SQL with its values: put the placeholders back, to group."""
-    statements.append(re.sub(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b", "?", " ".join(sql.split())))
+    statements.append(planaudit.shape(sql))
 
 
 def _trace_writer() -> None:

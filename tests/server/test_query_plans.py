@@ -89,6 +89,12 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _nodes(child)
 
 
+def _decoded(explained: Any) -> list[dict[str, Any]]:
+    """``EXPLAIN (FORMAT JSON)``'s answer: the engine's asyncpg connections decode JSON
+    themselves, a plain one gives the text."""
+    return explained if isinstance(explained, list) else json.loads(explained)
+
+
 def _literal(value: Any) -> str:
     """A parameter as SQL text, for ``EXECUTE``: the test's own ints, strings and lists."""
     if isinstance(value, list):
@@ -120,8 +126,7 @@ async def test_postgres_generic_plan_probes_the_authors_messages_in_the_room(
             raw = await connection.fetchval(f"EXPLAIN (FORMAT JSON) EXECUTE write_state({values})")
         finally:
             await connection.execute("DEALLOCATE write_state")
-        # The engine's asyncpg connections decode JSON themselves.
-        return mode, raw if isinstance(raw, list) else json.loads(raw)
+        return mode, _decoded(raw)
 
     await writers.run(explain)  # the first write's connection is then kept
     mode, explained = await writers.run(explain)
@@ -183,7 +188,7 @@ async def test_replies_of_a_deleted_message_are_found_through_their_index(
         sql = str(query.compile(session.bind, compile_kwargs={"literal_binds": True}))
         if database_url.startswith("postgresql"):
             raw = await session.scalar(text(f"EXPLAIN (FORMAT JSON) {sql}"))
-            plan = (raw if isinstance(raw, list) else json.loads(raw))[0]["Plan"]
+            plan = _decoded(raw)[0]["Plan"]
             nodes = [
                 (n["Node Type"], n.get("Relation Name"), n.get("Index Name")) for n in _nodes(plan)
             ]

@@ -38,5 +38,5 @@ measuring), ``chat_scenarios.py`` and ``draft_scenarios.py`` (the scenarios), ``
 ``report.py`` (tables, plot, ``docs/performance.md``). Diagnostics used for the findings:
 ``profiles.py`` (summarise ``--profile`` py-spy samples), ``querycount.py`` (SQL statements
 per operation), ``memprofile.py`` (tracemalloc per idle socket), ``planaudit.py`` (the plans of the
-statements the tests run).
+statements the tests run, SQLite's and PostgreSQL's generic ones).
 """

@@ -18,8 +18,10 @@ import pytest
 import uvicorn
 
 from server.app import create_app
+from server.broker.memory import MemoryBroker
 from server.cli import migrate_async, websocket_options
 from server.config import load_settings
+from server.database import Database, make_engine
 from server.state import AppState
 from tests.factories import World, build_world
 from tests.services import (
@@ -43,6 +45,16 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield url
     finally:
         await drop_postgres_database(url)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """The application's ``Database`` on ``database_url``, with the in-process broker."""
+    database = Database(make_engine(database_url), MemoryBroker())
+    try:
+        yield database
+    finally:
+        await database.dispose()
 
 
 class LiveServer:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select, update
@@ -26,15 +25,7 @@ from rooms.actions.members import (
 from rooms.actions.messages import check_post
 from rooms.actions.structure import do_create_chantier, do_create_group
 from rooms.models import Membership, RoomEvent
-from server.broker.memory import MemoryBroker
-from server.database import Database, make_engine
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(make_engine(database_url), MemoryBroker())
-    yield database
-    await database.dispose()
+from server.database import Database
 
 
 async def _people(db: Database) -> dict[str, int]:

@@ -7,8 +7,6 @@ is then checked where the HTTP views and the WebSocket gateway check it
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy import select
 
@@ -20,15 +18,7 @@ from rooms.access import access_draft, access_room, check_assembly
 from rooms.actions.structure import do_create_chantier, do_create_group, do_grant_role
 from rooms.errors import NotAllowed, RoomNotFound
 from rooms.models import Room
-from server.broker.memory import MemoryBroker
-from server.database import Database, make_engine
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(make_engine(database_url), MemoryBroker())
-    yield database
-    await database.dispose()
+from server.database import Database
 
 
 async def test_every_cell(db: Database) -> None:

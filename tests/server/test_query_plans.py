@@ -12,6 +12,9 @@ database really chooses, on a database with an assembly's shape of data.
 - The replies of a message being deleted or hidden (``rooms.events.replies_of``), whose
   quotes of it are erased too: without ``ix_messages_reply_to_id`` every deletion read
   the whole table (finding 35).
+- A member's unread counts (``rooms.queries.unread_counts``), asked again after every
+  read receipt: they read the messages past the member's marker for the room, not the
+  whole room (finding 37).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -33,8 +36,8 @@ from auth.rawsql import Compiled
 from rooms.events import replies_of
 from rooms.models import Message, RoomEvent
 from rooms.moderation import WRITE_STATE, WRITE_STATE_MANY
-from server.broker.memory import MemoryBroker
-from server.database import Database, make_engine
+from rooms.queries import UNREAD_IN_ROOM
+from server.database import Database
 from tests.factories import World, build_world
 
 # As in an assembly: many authors, two busy rooms. The planner then expects the author's
@@ -42,15 +45,6 @@ from tests.factories import World, build_world
 # until it meets one looks cheap — unless an index finds them at once.
 AUTHORS = 40
 MESSAGES = 8000
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(make_engine(database_url), MemoryBroker())
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def _busy_rooms(db: Database) -> World:
@@ -93,6 +87,12 @@ def _decoded(explained: Any) -> list[dict[str, Any]]:
     """``EXPLAIN (FORMAT JSON)``'s answer: the engine's asyncpg connections decode JSON
     themselves, a plain one gives the text."""
     return explained if isinstance(explained, list) else json.loads(explained)
+
+
+async def _sqlite_steps_on_messages(session: Any, sql: str) -> list[str]:
+    """The steps of SQLite's plan for ``sql`` that read ``messages``."""
+    details = [row[3] for row in await session.execute(text(f"EXPLAIN QUERY PLAN {sql}"))]
+    return [d for d in details if " messages " in f"{d} "]
 
 
 def _literal(value: Any) -> str:
@@ -195,8 +195,37 @@ async def test_replies_of_a_deleted_message_are_found_through_their_index(
             assert not [n for n in nodes if n[:2] == ("Seq Scan", "messages")], nodes
             assert [n for n in nodes if n[2] == "ix_messages_reply_to_id"], nodes
         else:
-            details = [row[3] for row in await session.execute(text(f"EXPLAIN QUERY PLAN {sql}"))]
-            on_messages = [d for d in details if " messages " in f"{d} "]
-            assert on_messages == [
+            assert await _sqlite_steps_on_messages(session, sql) == [
                 "SEARCH messages USING COVERING INDEX ix_messages_reply_to_id (reply_to_id=?)"
-            ], details
+            ]
+
+
+async def test_unread_counts_read_only_past_the_members_marker(
+    db: Database, database_url: str
+) -> None:
+    world = await _busy_rooms(db)
+    room = world.chantier_room
+    async with db.transaction() as session:
+        if database_url.startswith("postgresql"):
+            await session.execute(text("ANALYZE"))
+    # Marie has read the room up to ten messages from its end.
+    params = {"user_id": world.id("marie"), "room_id": room, "after": MESSAGES // 2 - 10}
+    async with db.read() as session:
+        query = UNREAD_IN_ROOM.params(**params)
+        sql = str(query.compile(session.bind, compile_kwargs={"literal_binds": True}))
+        if database_url.startswith("postgresql"):
+            plan = _decoded(await session.scalar(text(f"EXPLAIN (FORMAT JSON) {sql}")))[0]["Plan"]
+            on_messages = [n for n in _nodes(plan) if n.get("Relation Name") == "messages"]
+            assert len(on_messages) == 1, on_messages
+            scan = on_messages[0]
+            index = scan.get("Index Name") or next(
+                (c.get("Index Name") for c in _nodes(scan) if c.get("Index Name")), None
+            )
+            condition = scan.get("Index Cond") or scan.get("Recheck Cond", "")
+            assert scan["Node Type"] != "Seq Scan", on_messages
+            assert index == "ix_messages_room_seq", on_messages
+            assert "seq >" in condition, condition
+        else:
+            assert await _sqlite_steps_on_messages(session, sql) == [
+                "SEARCH messages USING INDEX ix_messages_room_seq (room_id=? AND seq>?)"
+            ]

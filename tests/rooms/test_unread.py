@@ -1,0 +1,187 @@
+"""Unread counts (``rooms.queries.unread_counts``) against a count made by hand, on both
+backends: past the member's marker for the room and for each topic, someone else's,
+not deleted; mentions counted among them. The statement reads only the messages past
+the room's marker (``tests/server/test_query_plans.py``); these cases pin down that
+nothing before the marker was needed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event, insert, select, update
+
+from rooms.access import access_room
+from rooms.actions.reading import check_mark_read
+from rooms.models import Mention, Message, ReadMarker, Room
+from rooms.queries import unread_counts
+from server.database import Database
+from tests.factories import World, build_world
+
+TOPICS = ("Calendrier", "Logement", "Mobilités")
+
+
+@dataclass(frozen=True)
+class Row:
+    room_id: int
+    seq: int
+    topic: str
+    author_id: int
+    deleted: bool
+    mentioned: bool  # mentions the reader
+
+
+def _rows(world: World, reader: int) -> list[Row]:
+    """Sixty messages in each of two rooms: every fourth the reader's own, every seventh
+    deleted, every fifth mentioning the reader."""
+    others = [world.id("paul"), world.id("elodie"), world.id("copilote")]
+    return [
+        Row(
+            room_id=room,
+            seq=seq,
+            topic=TOPICS[seq % len(TOPICS)],
+            author_id=reader if seq % 4 == 0 else others[seq % len(others)],
+            deleted=seq % 7 == 0,
+            mentioned=seq % 5 == 0,
+        )
+        for room in (world.group_room, world.chantier_room)
+        for seq in range(1, 61)
+    ]
+
+
+async def _store(db: Database, rows: list[Row], reader: int) -> None:
+    now = dt.datetime.now(dt.UTC)
+    async with db.transaction() as session:
+        await session.execute(
+            insert(Message),
+            [
+                {
+                    "room_id": r.room_id,
+                    "seq": r.seq,
+                    "topic": r.topic,
+                    "author_id": r.author_id,
+                    "client_id": f"c-{r.room_id}-{r.seq}",
+                    "source": "Bonjour",
+                    "html": "<p>Bonjour</p>",
+                    "created_at": now,
+                    "deleted_at": now if r.deleted else None,
+                }
+                for r in rows
+            ],
+        )
+        ids = {
+            (room, seq): id_
+            for room, seq, id_ in await session.execute(
+                select(Message.room_id, Message.seq, Message.id)
+            )
+        }
+        await session.execute(
+            insert(Mention),
+            [
+                {
+                    "message_id": ids[(r.room_id, r.seq)],
+                    "user_id": reader,
+                    "room_id": r.room_id,
+                    "seq": r.seq,
+                }
+                for r in rows
+                if r.mentioned
+            ],
+        )
+
+
+def _by_hand(
+    rows: list[Row], reader: int, markers: dict[tuple[int, str], int], room_ids: list[int]
+) -> dict[int, dict[str, Any]]:
+    counts: dict[int, dict[str, Any]] = {
+        room: {"unread": 0, "mentions": 0, "topics": {}} for room in room_ids
+    }
+    for r in rows:
+        past = r.seq > markers.get((r.room_id, ""), 0) and r.seq > markers.get(
+            (r.room_id, r.topic), 0
+        )
+        if r.room_id not in counts or not past or r.deleted or r.author_id == reader:
+            continue
+        entry = counts[r.room_id]
+        topic = entry["topics"].setdefault(r.topic, {"unread": 0, "mentions": 0})
+        for target in (entry, topic):
+            target["unread"] += 1
+            target["mentions"] += int(r.mentioned)
+    return counts
+
+
+async def test_unread_counts_match_a_count_by_hand(db: Database) -> None:
+    world = await build_world(db)
+    marie = world.id("marie")
+    rows = _rows(world, marie)
+    await _store(db, rows, marie)
+    rooms = [world.group_room, world.chantier_room]
+    cases: list[dict[tuple[int, str], int]] = [
+        {},  # never read anything
+        {(world.group_room, ""): 42},  # the room read up to 42
+        # The room up to 20; one topic further, one topic behind the room's marker.
+        {
+            (world.group_room, ""): 20,
+            (world.group_room, "Logement"): 50,
+            (world.group_room, "Calendrier"): 10,
+        },
+        # Topics only, never the whole room; the other room read to its end.
+        {(world.group_room, "Mobilités"): 33, (world.chantier_room, ""): 60},
+    ]
+    for markers in cases:
+        async with db.transaction() as session:
+            await session.execute(ReadMarker.__table__.delete())
+            if markers:
+                await session.execute(
+                    insert(ReadMarker),
+                    [
+                        {"user_id": marie, "room_id": room, "topic": topic, "seq": seq}
+                        for (room, topic), seq in markers.items()
+                    ],
+                )
+            # Another member's markers change nothing for Marie.
+            await session.execute(
+                insert(ReadMarker).values(
+                    user_id=world.id("paul"), room_id=world.group_room, topic="", seq=60
+                )
+            )
+        async with db.read() as session:
+            counted = await unread_counts(session, marie, rooms)
+        assert counted == _by_hand(rows, marie, markers, rooms), markers
+    # A room with no message at all, and no room.
+    async with db.read() as session:
+        assert await unread_counts(session, marie, [world.other_group_room]) == {
+            world.other_group_room: {"unread": 0, "mentions": 0, "topics": {}}
+        }
+        assert await unread_counts(session, marie, []) == {}
+
+
+async def test_a_receipt_at_the_rooms_end_counts_nothing(db: Database) -> None:
+    """Read to the end of the room, nothing is unread: the receipt answers without
+    counting. Read to an earlier point, or in one topic, it counts."""
+    world = await build_world(db)
+    marie, room = world.id("marie"), world.group_room
+    rows = _rows(world, marie)
+    await _store(db, rows, marie)
+    async with db.transaction() as session:
+        await session.execute(update(Room).where(Room.id == room).values(last_seq=60))
+    statements: list[str] = []
+
+    def heard(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", heard)
+    try:
+        for seq, topic in ((30, None), (40, "Logement"), (60, None)):
+            statements.clear()
+            async with db.transaction() as session:
+                access = await access_room(session, marie, room)
+                counts = await check_mark_read(session, access, seq=seq, topic=topic)
+            markers = {(room, ""): 30} | ({(room, topic): seq} if topic else {(room, ""): seq})
+            assert counts == _by_hand(rows, marie, markers, [room])[room], (seq, topic)
+            counted = any("FROM messages" in s for s in statements)
+            assert counted == (seq < 60), (seq, topic, statements)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", heard)
+    assert counts == {"unread": 0, "mentions": 0, "topics": {}}

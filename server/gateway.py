@@ -283,8 +283,9 @@ class Session:
         self.ack(command, room_id=command["room_id"], seq=seq)
 
     async def on_read(self, command: Command) -> None:
+        # The kept access, as for a send: a receipt follows every message a member reads.
+        access = await self.room_access(command["room_id"], Permission.READ_ROOM)
         async with self.state.db.transaction() as session:
-            access = await access_room(session, self.user_id, command["room_id"])
             await check_mark_read(session, access, seq=command["seq"], topic=command["topic"])
         self.ack(command, room_id=command["room_id"])
 

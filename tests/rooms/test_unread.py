@@ -6,14 +6,17 @@ nothing before the marker was needed."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, insert, select, update
+import pytest
+from sqlalchemy import delete, event, insert, select, update
 
 from rooms.access import access_room
 from rooms.actions.reading import check_mark_read
+from rooms.errors import InvalidInput, RoomNotFound
 from rooms.models import Mention, Message, ReadMarker, Room
 from rooms.queries import unread_counts
 from server.database import Database
@@ -185,3 +188,38 @@ async def test_a_receipt_at_the_rooms_end_counts_nothing(db: Database) -> None:
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", heard)
     assert counts == {"unread": 0, "mentions": 0, "topics": {}}
+
+
+async def test_a_receipt_reads_the_rooms_end_itself(db: Database) -> None:
+    """The gateway keeps a member's access for a minute, so the room it carries may be
+    behind: the receipt reads where the room ends in its own transaction."""
+    world = await build_world(db)
+    marie, room = world.id("marie"), world.group_room
+    async with db.read() as session:
+        kept = await access_room(session, marie, room)
+    assert kept.room.last_seq == 0
+    rows = _rows(world, marie)
+    await _store(db, rows, marie)
+    async with db.transaction() as session:
+        await session.execute(update(Room).where(Room.id == room).values(last_seq=60))
+    async with db.transaction() as session:
+        counts = await check_mark_read(session, kept, seq=60)
+    assert counts == {"unread": 0, "mentions": 0, "topics": {}}
+    # Markers only move forward; past the end is refused with where the end is.
+    async with db.transaction() as session:
+        counts = await check_mark_read(session, kept, seq=10)
+    assert counts == {"unread": 0, "mentions": 0, "topics": {}}
+    with pytest.raises(InvalidInput) as refused:
+        async with db.transaction() as session:
+            await check_mark_read(session, kept, seq=61)
+    assert refused.value.data == {"field": "seq", "reason": "out_of_range", "last_seq": 60}
+    async with db.read() as session:
+        markers = list(await session.execute(select(ReadMarker.topic, ReadMarker.seq)))
+    assert markers == [("", 60)]
+    # A room deleted since the access was kept.
+    async with db.transaction() as session:
+        await session.execute(delete(Room).where(Room.id == world.other_group_room))
+    gone = dataclasses.replace(kept, room=Room(id=world.other_group_room))
+    with pytest.raises(RoomNotFound):
+        async with db.transaction() as session:
+            await check_mark_read(session, gone, seq=0)

@@ -230,26 +230,25 @@ async def table_rows(connection: asyncpg.Connection) -> dict[str, float]:
 
 
 async def flagged_postgres(
-    statements: Iterable[str], url: str, min_rows: float
+    connection: asyncpg.Connection,
+    statements: Iterable[str],
+    rows: dict[str, float],
+    min_rows: float,
 ) -> tuple[dict[str, list[tuple[str, list[str]]]], int]:
-    """The statements whose generic plan on the database at ``url`` reads a big table
-    whole, by table (``""``: a big sort only); and how many could not be prepared."""
+    """The statements whose generic plan on ``connection``'s database reads a table of
+    ``min_rows`` rows or more (``rows``: :func:`table_rows`) whole, by table (``""``: a
+    big sort only); and how many could not be prepared."""
     found: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
     unplanned = 0
-    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        rows = await table_rows(connection)
-        for sql in statements:
-            plan = await generic_plan(connection, sql)
-            if plan is None:
-                unplanned += 1
-                continue
-            reads = whole_reads(plan, rows, min_rows)
-            tables = {table for table, _ in reads if table}
-            for table in sorted(tables) or ([""] if reads else []):
-                found[table].append((shape(sql), [what for _, what in reads]))
-    finally:
-        await connection.close()
+    for sql in statements:
+        plan = await generic_plan(connection, sql)
+        if plan is None:
+            unplanned += 1
+            continue
+        reads = whole_reads(plan, rows, min_rows)
+        tables = {table for table, _ in reads if table}
+        for table in sorted(tables) or ([""] if reads else []):
+            found[table].append((shape(sql), [what for _, what in reads]))
     return dict(found), unplanned
 
 
@@ -277,9 +276,9 @@ async def audit_postgres(
             await connection.execute(_EVENTS_FOR_MESSAGES)
             await connection.execute("ANALYZE")
             rows = await table_rows(connection)
+            found, unplanned = await flagged_postgres(connection, statements, rows, min_rows)
         finally:
             await connection.close()
-        found, unplanned = await flagged_postgres(statements, url, min_rows)
     finally:
         await seeds.drop_copy("postgres", AUDIT_COPY)
     return found, unplanned, rows

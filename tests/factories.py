@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 
@@ -81,3 +82,20 @@ async def build_world(db: Database) -> World:
         users=users,
         cookies=cookies,
     )
+
+
+def message_row(
+    room_id: int, seq: int, author_id: int, *, source: str = "Bonjour", **columns: Any
+) -> dict[str, Any]:
+    """A ``messages`` row for seeding many at once (``insert(Message)``): a plain text
+    message, without its event; ``columns`` sets or overrides the others."""
+    return {
+        "room_id": room_id,
+        "seq": seq,
+        "topic": "",
+        "author_id": author_id,
+        "client_id": f"seed-{room_id}-{seq}",
+        "source": source,
+        "html": f"<p>{source}</p>",
+        "created_at": dt.datetime.now(dt.UTC),
+    } | columns

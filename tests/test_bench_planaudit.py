@@ -5,7 +5,6 @@ probe, on SQLite and in PostgreSQL's generic plans."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from rooms.models import Message
 from server.broker.memory import MemoryBroker
 from server.cli import migrate_async
 from server.database import Database, make_engine
-from tests.factories import build_world
+from tests.factories import build_world, message_row
 from tests.services import create_postgres_database, drop_postgres_database
 
 
@@ -126,21 +125,11 @@ async def test_generic_plans_tell_a_whole_table_from_an_index(pg_url: str) -> No
     db = Database(make_engine(pg_url), MemoryBroker())
     try:
         world = await build_world(db)
-        now = dt.datetime.now(dt.UTC)
         async with db.transaction() as session:
             await session.execute(
                 insert(Message),
                 [
-                    {
-                        "room_id": world.group_room,
-                        "seq": n,
-                        "topic": "",
-                        "author_id": world.id("paul"),
-                        "client_id": f"c-{n}",
-                        "source": f"Message {n}",
-                        "html": "<p>Message</p>",
-                        "created_at": now,
-                    }
+                    message_row(world.group_room, n, world.id("paul"), source=f"Message {n}")
                     for n in range(1, 5001)
                 ],
             )

@@ -20,7 +20,7 @@ from rooms.errors import InvalidInput, RoomNotFound
 from rooms.models import Mention, Message, ReadMarker, Room
 from rooms.queries import unread_counts
 from server.database import Database
-from tests.factories import World, build_world
+from tests.factories import World, build_world, message_row
 
 TOPICS = ("Calendrier", "Logement", "Mobilités")
 
@@ -59,17 +59,13 @@ async def _store(db: Database, rows: list[Row], reader: int) -> None:
         await session.execute(
             insert(Message),
             [
-                {
-                    "room_id": r.room_id,
-                    "seq": r.seq,
-                    "topic": r.topic,
-                    "author_id": r.author_id,
-                    "client_id": f"c-{r.room_id}-{r.seq}",
-                    "source": "Bonjour",
-                    "html": "<p>Bonjour</p>",
-                    "created_at": now,
-                    "deleted_at": now if r.deleted else None,
-                }
+                message_row(
+                    r.room_id,
+                    r.seq,
+                    r.author_id,
+                    topic=r.topic,
+                    deleted_at=now if r.deleted else None,
+                )
                 for r in rows
             ],
         )

@@ -19,7 +19,6 @@ database really chooses, on a database with an assembly's shape of data.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -38,7 +37,7 @@ from rooms.models import Message, RoomEvent
 from rooms.moderation import WRITE_STATE, WRITE_STATE_MANY
 from rooms.queries import UNREAD_IN_ROOM
 from server.database import Database
-from tests.factories import World, build_world
+from tests.factories import World, build_world, message_row
 
 # As in an assembly: many authors, two busy rooms. The planner then expects the author's
 # messages in the room to be a small share of the table, and a plan that walks the table
@@ -52,24 +51,13 @@ async def _busy_rooms(db: Database) -> World:
     replies; Marie has written none."""
     world = await build_world(db)
     rooms = (world.group_room, world.chantier_room)
-    now = dt.datetime.now(dt.UTC)
     async with db.transaction() as session:
         authors = []
         for n in range(AUTHORS):
             email, name = f"elu{n}@test.atelier", f"Élu {n}"
             authors.append((await do_create_user(session, email=email, display_name=name)).id)
         rows = [
-            {
-                "room_id": rooms[n % 2],
-                "seq": n // 2 + 1,
-                "topic": "",
-                "author_id": authors[n % AUTHORS],
-                "client_id": f"seed-{n}",
-                "source": "Bonjour",
-                "html": "<p>Bonjour</p>",
-                "created_at": now,
-            }
-            for n in range(MESSAGES)
+            message_row(rooms[n % 2], n // 2 + 1, authors[n % AUTHORS]) for n in range(MESSAGES)
         ]
         await session.execute(insert(Message), rows)
         # Some replies, each to the message just before it.

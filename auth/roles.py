@@ -12,6 +12,7 @@ allow that permission?". ``docs/permissions.md`` is rendered from :data:`PERMISS
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from enum import StrEnum
 
@@ -201,6 +202,16 @@ Held = Iterable[tuple[Scope, Role]]
 
 def allows(held: Held, permission: Permission) -> bool:
     """True when one of the ``(scope, role)`` pairs held grants ``permission``."""
+    if isinstance(held, frozenset):
+        return _allows_held(held, permission)
+    cells = PERMISSIONS[permission]
+    return any(role in cells[scope] for scope, role in held)
+
+
+@functools.lru_cache(maxsize=4096)
+def _allows_held(held: frozenset[tuple[Scope, Role]], permission: Permission) -> bool:
+    """The answer for a socket's kept access, asked at every frame: a handful of
+    distinct role sets in an assembly, so remembered rather than walked each time."""
     cells = PERMISSIONS[permission]
     return any(role in cells[scope] for scope, role in held)
 

@@ -145,6 +145,9 @@ class Baseline:
                     for room_id in frame["room_ids"]:
                         self.rooms[room_id].followers.discard(ws)
                     await ws.send(dumps({"type": "ack", "id": request_id}))
+                elif kind == "read":  # a receipt: nothing kept, as a raw server would
+                    answer = {"type": "ack", "id": request_id, "room_id": frame["room_id"]}
+                    await ws.send(dumps(answer))
                 elif kind == "ping":
                     await ws.send(dumps({"type": "pong", "id": request_id}))
         except ConnectionClosed:

@@ -85,9 +85,12 @@ async def fanout(
     *,
     ramp: bool = False,
     p99_limit_ms: float = 100.0,
+    read_after_ms: float | None = None,
 ) -> list[dict[str, Any]]:
     """One session: connect everyone, warm up, then one step per rate. With ``ramp``, stop
-    after the first step whose p99 passes ``p99_limit_ms`` or that loses messages."""
+    after the first step whose p99 passes ``p99_limit_ms`` or that loses messages. With
+    ``read_after_ms``, every member sends a ``read`` receipt during the measured steps
+    as the browser does, that long after the last message it received."""
     label = f"fanout-{shape.rooms}x{shape.members}"
     rows: list[dict[str, Any]] = []
     async with harness.serve(target, label) as running:
@@ -116,6 +119,8 @@ async def fanout(
                 for attempt in range(2 if ramp else 1):
                     command = {"cmd": "fanout", "step": f"{name}{attempt}", "rate": rate}
                     command["duration"] = duration
+                    if read_after_ms is not None:
+                        command["read_after_ms"] = read_after_ms
                     spy = harness.profile(f"{label}-{target.name}-r{rate:g}", duration)
                     reply, cpu = await measured(
                         running, generator.run(command, "fanout"), profile=spy, generator=generator

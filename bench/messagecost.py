@@ -11,7 +11,9 @@ weighs on all of them (docs/performance.md, findings 22 and 24). Uses the seeds 
 ``REV`` (a git worktree under ``var/bench/against/``): an A/B of two versions of the
 code in the same minutes, which is how a change of a few per cent can be seen here.
 ``--shape 10x50x5 --rate 10`` runs the A/B in another shape, e.g. the grid's own, where
-the CPU per message includes its deliveries.
+the CPU per message includes its deliveries. ``--read-after 600`` has every member send
+a ``read`` receipt as the browser does (600 ms after the last message it received): the
+CPU per message then includes its receipts (finding 39).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 from bench import chat_scenarios as chat
 from bench.harness import TARGETS, Harness, Options
 from bench.run import DEFAULT_PG, DEFAULT_REDIS, raise_file_limit, round_order
-from bench.seed import Sizes
+from bench.seed import QUICK, Sizes
 from bench.servers import ROOT
 
 SHAPE = chat.Shape(rooms=10, members=2, senders=2)
@@ -49,7 +51,7 @@ async def measure(args: argparse.Namespace) -> dict[str, list[float]]:
     raise_file_limit(8192)
     options = Options(
         var=Path(args.var),
-        sizes=Sizes(),
+        sizes=QUICK if args.quick else Sizes(),
         server_cpus=(args.server_cpus,),
         generator_cpus=args.generator_cpus,
         deflate=False,
@@ -71,14 +73,28 @@ async def measure(args: argparse.Namespace) -> dict[str, list[float]]:
         # Every other round in reverse order, as the bench's grid (``round_order``).
         for name in round_order(list(targets), number):
             target = targets[name]
-            (row,) = await chat.fanout(harness, target, args.shape, [args.rate], args.duration)
+            (row,) = await chat.fanout(
+                harness,
+                target,
+                args.shape,
+                [args.rate],
+                args.duration,
+                read_after_ms=args.read_after,
+            )
             messages = max(row["received"] / args.shape.members, 1)
             cost = 1e6 * row["server_cpu_s"] / messages
             costs[name].append(cost)
             latency = row["latency_ms"] or {}
+            reads = row.get("reads") or {}
+            receipts = (
+                f"  reads {reads['acked']}/{reads['sent']} acked, refused {reads['refused']}"
+                if args.read_after is not None
+                else ""
+            )
             print(
                 f"round {number} {name:9} {cost:7.1f} µs CPU/message  "
-                f"p50 {latency.get('p50')} ms p99 {latency.get('p99')} ms  lost {row['lost']}",
+                f"p50 {latency.get('p50')} ms p99 {latency.get('p99')} ms  lost {row['lost']}"
+                f"{receipts}",
                 flush=True,
             )
     return costs
@@ -108,6 +124,7 @@ def checkout(rev: str, under: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", default="baseline,sqlite", help="baseline,asgi,sqlite,pg")
+    parser.add_argument("--quick", action="store_true", help="the quick seeds (2 rooms of 5)")
     parser.add_argument(
         "--shape", type=parse_shape, default=SHAPE, help="ROOMSxMEMBERSxSENDERS (10x2x2)"
     )
@@ -120,6 +137,11 @@ def main() -> None:
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
     parser.add_argument("--var", default=str(ROOT / "var" / "bench"))
     parser.add_argument("--against", help="also run each Atelier target from this git revision")
+    parser.add_argument(
+        "--read-after",
+        type=float,
+        help="every member sends a read receipt this many ms after the last message it got",
+    )
     args = parser.parse_args()
     costs = asyncio.run(measure(args))
     base = statistics.median(costs["baseline"]) if costs.get("baseline") else None

@@ -30,6 +30,7 @@ from server.mailer import create_mailer
 from server.oidc import create_oidc_client
 from server.posting import Poster
 from server.ratelimit import RateLimiter
+from server.receipts import Receipts
 from server.reminders import mail_reminders
 from server.state import AppState
 from server.templates import STATIC_DIR
@@ -220,6 +221,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # per batch (docs/performance.md, finding 14).
             sys.setswitchinterval(WRITER_SWITCH_INTERVAL)
         poster = Poster(db)
+        receipts = Receipts(db)
         app.state.atelier = AppState(
             settings=settings,
             db=db,
@@ -230,11 +232,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             oidc=oidc_client,
             drafts=drafts,
             poster=poster,
+            receipts=receipts,
         )
         try:
             yield
         finally:
             await poster.stop()
+            await receipts.stop()
             await drafts.stop()
             await hub.stop()
             await broker.disconnect()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import time
 import weakref
@@ -35,7 +36,7 @@ from rooms.actions import messages as message_actions
 from rooms.actions import moderation, polls, proxies
 from rooms.actions.messages import Posted, PostRequest
 from rooms.actions.reactions import check_react
-from rooms.actions.reading import check_mark_read
+from rooms.actions.reading import Receipt
 from rooms.actions.topics import check_move_messages, check_rename_topic
 from rooms.errors import RoomsError
 from rooms.events import room_channel
@@ -285,9 +286,21 @@ class Session:
     async def on_read(self, command: Command) -> None:
         # The kept access, as for a send: a receipt follows every message a member reads.
         access = await self.room_access(command["room_id"], Permission.READ_ROOM)
-        async with self.state.db.transaction() as session:
-            await check_mark_read(session, access, seq=command["seq"], topic=command["topic"])
-        self.ack(command, room_id=command["room_id"])
+        # Written with the others of the next quarter second (server/receipts.py) and
+        # answered then; this socket's next frames are not held back meanwhile.
+        written = self.state.receipts.mark(Receipt(access, command["seq"], command["topic"]))
+        written.add_done_callback(functools.partial(self._answer_read, command))
+
+    def _answer_read(self, command: Command, written: asyncio.Future[Any]) -> None:
+        if written.cancelled():
+            return
+        exc = written.exception()
+        if exc is None:
+            self.ack(command, room_id=command["room_id"])
+            return
+        if not isinstance(exc, RoomsError):
+            log.error("read receipt failed for user %s", self.user_id, exc_info=exc)
+        self.fail(exc, command.id)
 
     async def on_typing(self, command: Command) -> None:
         room_id = command["room_id"]

@@ -21,6 +21,7 @@ from server.mailer import Mailer
 from server.oidc import OidcClient
 from server.posting import Poster
 from server.ratelimit import RateLimiter
+from server.receipts import Receipts
 
 SESSION_COOKIE = "atelier_session"
 # Over HTTPS the cookie is ``__Host-`` prefixed: Secure, host-only, path /, so no
@@ -42,6 +43,7 @@ class AppState:
     mailer: Mailer
     drafts: DraftHub
     poster: Poster
+    receipts: Receipts
     oidc: OidcClient | None = None  # the OpenID provider, when one is configured
 
     async def authenticate(self, cookies: Mapping[str, str]) -> User | None:

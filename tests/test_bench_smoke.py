@@ -6,6 +6,7 @@ resume contiguous, the report written. Not a timing: CI only checks that it work
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -17,17 +18,18 @@ from tests.services import unavailable
 NODE_PACKAGES = ("ws", "yjs", "y-protocols", "lib0")
 
 
-def test_quick_bench_loses_nothing_and_writes_its_table(tmp_path: Path) -> None:
+def _need_the_generator() -> None:
     if shutil.which("node") is None:
         unavailable("Node.js is not installed (the bench's load generator runs on it)")
     for package in NODE_PACKAGES:
         if not (ROOT / "node_modules" / package / "package.json").exists():
             unavailable(f"node_modules/{package} is missing (npm ci)")
-    doc, results = tmp_path / "performance.md", tmp_path / "results.json"
-    args = ["--quick", "--scenarios", "fanout,resume", "--targets", "baseline,sqlite"]
-    args += ["--duration", "1", "--var", str(tmp_path / "var"), "--doc", str(doc)]
+
+
+def _bench(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m module args``, which must succeed."""
     run = subprocess.run(
-        [sys.executable, "-m", "bench", *args, "--output", str(results)],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -35,6 +37,15 @@ def test_quick_bench_loses_nothing_and_writes_its_table(tmp_path: Path) -> None:
         check=False,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return run
+
+
+def test_quick_bench_loses_nothing_and_writes_its_table(tmp_path: Path) -> None:
+    _need_the_generator()
+    doc, results = tmp_path / "performance.md", tmp_path / "results.json"
+    args = ["--quick", "--scenarios", "fanout,resume", "--targets", "baseline,sqlite"]
+    args += ["--duration", "1", "--var", str(tmp_path / "var"), "--doc", str(doc)]
+    _bench("bench", *args, "--output", str(results))
 
     rows = json.loads(results.read_text())["rows"]
     fanout = [r for r in rows if r["scenario"] == "fanout"]
@@ -60,3 +71,23 @@ def test_quick_bench_loses_nothing_and_writes_its_table(tmp_path: Path) -> None:
     assert "### Fanout" in report
     assert "| 2×5, 2 senders/room | 5 | sqlite |" in report
     assert "### Resume" in report
+
+
+def test_read_receipts_in_the_message_cost_run(tmp_path: Path) -> None:
+    """``bench.messagecost --read-after``: every member sends a ``read`` receipt as the
+    browser does (finding 39); each is answered, none refused, nothing lost."""
+    _need_the_generator()
+    args = ["--quick", "--targets", "baseline,sqlite", "--shape", "2x5x1", "--rate", "2"]
+    args += ["--read-after", "100", "--rounds", "1", "--duration", "2"]
+    run = _bench("bench.messagecost", *args, "--var", str(tmp_path / "var"))
+    rounds = re.findall(
+        r"^round 0 (\w+) .* lost (\d+)  reads (\d+)/(\d+) acked, refused (.*)$",
+        run.stdout,
+        re.MULTILINE,
+    )
+    assert {name for name, *_ in rounds} == {"baseline", "sqlite"}, run.stdout
+    for _, lost, acked, sent, refused in rounds:
+        assert lost == "0"
+        assert int(sent) > 0
+        assert acked == sent
+        assert refused == "{}"

@@ -39,6 +39,9 @@ const sink = {
   startedAt: 0,
   timeline: [], // worst latency of the messages sent during each second of the step
   commit: () => {},
+  readAfterMs: null, // when set, every member sends a read receipt as the browser does
+  // Receipts (no request id: answered with id null); `waiting`: sockets about to send one.
+  reads: { waiting: 0, sent: 0, acked: 0, refused: {} },
 };
 
 export class ChatClient {
@@ -139,6 +142,7 @@ export class ChatClient {
       if (this.lastSeq >= 0 && seq !== this.lastSeq + 1) this.disorder += 1;
       this.lastSeq = seq;
       sink.commit(this.spec.room, seq);
+      if (sink.readAfterMs !== null) this.scheduleRead(sink.readAfterMs);
       return;
     }
     if (this.onFrame) this.onFrame(data, false);
@@ -147,6 +151,11 @@ export class ChatClient {
       if (this.helloResolve) this.helloResolve();
     } else if (head.startsWith('{"type":"ack"') || head.startsWith('{"type":"error"')) {
       const answer = JSON.parse(data.toString("utf8"));
+      if (answer.id === null) {
+        if (answer.type === "ack") sink.reads.acked += 1;
+        else sink.reads.refused[answer.code] = (sink.reads.refused[answer.code] || 0) + 1;
+        return;
+      }
       const waiting = this.pending.get(answer.id);
       if (waiting) {
         this.pending.delete(answer.id);
@@ -155,7 +164,26 @@ export class ChatClient {
     }
   }
 
+  /** As the browser (web/src/chat.js): `read` up to the last message shown, once no other
+   * message came for `delayMs`; no request id, the answer is not awaited. */
+  scheduleRead(delayMs) {
+    if (this.readTimer) clearTimeout(this.readTimer);
+    else sink.reads.waiting += 1;
+    this.readTimer = setTimeout(() => {
+      this.readTimer = null;
+      sink.reads.waiting -= 1;
+      if (this.ws.readyState !== WebSocket.OPEN) return;
+      this.ws.send(JSON.stringify({ type: "read", room_id: this.spec.room, seq: this.lastSeq }));
+      sink.reads.sent += 1;
+    }, delayMs);
+  }
+
   close() {
+    if (this.readTimer) {
+      clearTimeout(this.readTimer);
+      this.readTimer = null;
+      sink.reads.waiting -= 1;
+    }
     if (this.ws) this.ws.terminate();
   }
 }
@@ -220,6 +248,8 @@ export async function fanout(clients, cmd) {
     startedAt: start,
     timeline: [],
     commit,
+    readAfterMs: cmd.read_after_ms ?? null,
+    reads: { waiting: 0, sent: 0, acked: 0, refused: {} },
   });
   for (const client of clients) Object.assign(client, { received: 0, lastSeq: -1, disorder: 0 });
   const senders = clients.filter((c) => c.spec.sender && c.closedCode === null);
@@ -241,8 +271,14 @@ export async function fanout(clients, cmd) {
   const expectedOf = (client) => committed.get(client.spec.room)?.size ?? 0;
   const open = () => clients.filter((c) => c.closedCode === null);
   const waiting = () => [...step.pending.values()].filter((p) => p.client.closedCode === null).length;
+  const readsAnswered = () =>
+    sink.reads.acked + Object.values(sink.reads.refused).reduce((a, b) => a + b, 0);
   const outcome = await drain(
-    () => waiting() === 0 && open().every((c) => c.received >= expectedOf(c)),
+    () =>
+      waiting() === 0 &&
+      open().every((c) => c.received >= expectedOf(c)) &&
+      sink.reads.waiting === 0 &&
+      readsAnswered() >= sink.reads.sent,
     () => sink.received + step.pending.size * 1e9,
     cmd.drain_idle_ms ?? 5_000,
     cmd.drain_max_ms ?? 20_000,
@@ -289,9 +325,11 @@ export async function fanout(clients, cmd) {
     latency_ms: percentiles(sink.latencies),
     ack_ms: percentiles(step.ackLatencies),
     worst_per_second_ms: Array.from(sink.timeline, (ms) => (ms === undefined ? null : Math.round(ms))),
+    reads: { ...sink.reads },
   };
   sink.prefix = null;
   sink.latencies = [];
+  sink.readAfterMs = null;
   return result;
 }
 

@@ -3,18 +3,25 @@
 Markers only move forward, so two devices reporting in any order end at the furthest
 point. After a change the member's devices are sent fresh unread counts on their own
 channel (``user:<id>``), computed by the server: the counts are the same everywhere.
+
+Receipts are written in batches (``server.receipts``): every member reading a room sends
+one per message, so in a plenary's room they outnumber the messages a hundred to one.
+A batch is one read of the rooms' ends and one upsert, whatever its size.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.base import dumps, emit
 from rooms.access import RoomAccess
-from rooms.errors import InvalidInput, RoomNotFound
+from rooms.errors import InvalidInput, RoomNotFound, RoomsError
 from rooms.events import user_channel
 from rooms.models import ReadMarker, Room
 from rooms.queries import unread_counts
@@ -22,29 +29,45 @@ from rooms.validation import clean_topic
 
 _MARKERS = ReadMarker.__table__
 _ROOMS = Room.__table__
-# Bind names other than the columns': SQLAlchemy keeps those for an UPDATE's SET.
-_KEY = (
-    _MARKERS.c.user_id == bindparam("b_user"),
-    _MARKERS.c.room_id == bindparam("b_room"),
-    _MARKERS.c.topic == bindparam("b_topic"),
+_ROOM_ENDS = select(_ROOMS.c.id, _ROOMS.c.last_seq).where(
+    _ROOMS.c.id.in_(bindparam("b_rooms", expanding=True))
 )
-# Core statements on the session's connection, built once: a receipt follows every
-# message each member reads, and through the ORM (the room loaded with the member's
-# access, the marker as an object, a flush) it cost about 3 ms of CPU on SQLite
-# (docs/performance.md, finding 38).
-_ROOM_END = select(_ROOMS.c.last_seq).where(_ROOMS.c.id == bindparam("b_room"))
-_ADVANCE = (
-    update(_MARKERS)
-    .where(*_KEY, _MARKERS.c.seq < bindparam("b_seq"))
-    .values(seq=bindparam("b_seq"))
-)
-_MARKER = select(_MARKERS.c.seq).where(*_KEY)
-_FIRST = insert(_MARKERS).values(
-    user_id=bindparam("b_user"),
-    room_id=bindparam("b_room"),
-    topic=bindparam("b_topic"),
-    seq=bindparam("b_seq"),
-)
+
+
+def _upsert(insert: Any) -> Any:
+    """Insert the marker, or move it forward (never back): one statement for a member's
+    first receipt and every later one, executed once for a whole batch."""
+    statement = insert(_MARKERS).values(
+        user_id=bindparam("b_user"),
+        room_id=bindparam("b_room"),
+        topic=bindparam("b_topic"),
+        seq=bindparam("b_seq"),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[_MARKERS.c.user_id, _MARKERS.c.room_id, _MARKERS.c.topic],
+        set_={"seq": statement.excluded.seq},
+        where=_MARKERS.c.seq < statement.excluded.seq,
+    )
+
+
+# Core statements built once (finding 38 of docs/performance.md: through the ORM a
+# receipt cost about 3 ms of CPU); both dialects spell the upsert the same way.
+_UPSERT = {"sqlite": _upsert(sqlite.insert), "postgresql": _upsert(postgresql.insert)}
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """One ``read`` frame: the member's access to the room (only its ids are used, so the
+    gateway's kept access will do), how far they have read, and in which topic (``None``
+    or ``""``: the whole room)."""
+
+    access: RoomAccess
+    seq: int
+    topic: str | None = None
+
+
+def _no_unread() -> dict[str, Any]:
+    return {"unread": 0, "mentions": 0, "topics": {}}
 
 
 async def check_mark_read(
@@ -52,38 +75,77 @@ async def check_mark_read(
 ) -> dict[str, Any]:
     """Advance the caller's marker for the room (or one topic) to ``seq``.
 
-    Only the room's id is taken from ``access`` (the gateway's kept access, read at
-    most every minute): the room's end is read here, in the transaction.
-
     Returns:
         The room's unread counts for the caller after the change.
 
     Raises:
         RoomNotFound, InvalidInput.
     """
-    room_id = access.room.id
+    (result,) = await check_mark_read_many(session, [Receipt(access, seq, topic)])
+    if isinstance(result, RoomsError):
+        raise result
+    return result
+
+
+async def check_mark_read_many(
+    session: AsyncSession, receipts: Sequence[Receipt]
+) -> list[dict[str, Any] | RoomsError]:
+    """Advance the markers of ``receipts`` in the caller's transaction.
+
+    Each result is that receipt's room's unread counts for its member after the whole
+    batch, or the error that refused it (``RoomNotFound``: the room is gone;
+    ``InvalidInput``: ``seq`` is past the room's end, or the topic is not one) — which
+    then wrote nothing, the others go on. The rooms' ends are read here, in the
+    transaction, so an access kept since the room moved on changes nothing.
+    """
     connection = await session.connection()
-    last_seq = (await connection.execute(_ROOM_END, {"b_room": room_id})).scalar()
-    if last_seq is None:
-        raise RoomNotFound(room_id=room_id)
-    if seq < 0 or seq > last_seq:
-        raise InvalidInput(field="seq", reason="out_of_range", last_seq=last_seq)
-    key = clean_topic(topic) if topic else ""
-    params = {"b_user": access.user_id, "b_room": room_id, "b_topic": key, "b_seq": seq}
-    if not (await connection.execute(_ADVANCE, params)).rowcount:
-        # Not moved: the marker is already there or further, or there is none yet.
-        if (await connection.execute(_MARKER, params)).first() is None:
-            await connection.execute(_FIRST, params)
-    if key == "" and seq >= last_seq:
-        # Read to the room's end (as read in this transaction): nothing can be past
-        # the marker. The usual receipt — a member reading as messages arrive — then
-        # costs no count (docs/performance.md, finding 37).
-        counts: dict[str, Any] = {"unread": 0, "mentions": 0, "topics": {}}
-    else:
-        counts = (await unread_counts(session, access.user_id, [room_id]))[room_id]
-    emit(
-        session,
-        user_channel(access.user_id),
-        dumps({"type": "unread", "room_id": room_id, **counts}),
-    )
-    return counts
+    room_ids = sorted({receipt.access.room.id for receipt in receipts})
+    ends = {
+        int(room_id): int(last_seq)
+        for room_id, last_seq in await connection.execute(_ROOM_ENDS, {"b_rooms": room_ids})
+    }
+    results: list[dict[str, Any] | RoomsError | None] = [None] * len(receipts)
+    accepted: list[tuple[int, tuple[int, int]]] = []  # (index, (user, room))
+    rows: list[dict[str, Any]] = []
+    at_end: set[tuple[int, int]] = set()
+    for index, receipt in enumerate(receipts):
+        user_id, room_id, seq = receipt.access.user_id, receipt.access.room.id, receipt.seq
+        last_seq = ends.get(room_id)
+        try:
+            if last_seq is None:
+                raise RoomNotFound(room_id=room_id)
+            if seq < 0 or seq > last_seq:
+                raise InvalidInput(field="seq", reason="out_of_range", last_seq=last_seq)
+            key = clean_topic(receipt.topic) if receipt.topic else ""
+        except RoomsError as exc:
+            results[index] = exc
+            continue
+        rows.append({"b_user": user_id, "b_room": room_id, "b_topic": key, "b_seq": seq})
+        accepted.append((index, (user_id, room_id)))
+        if key == "" and seq >= last_seq:
+            at_end.add((user_id, room_id))
+    if rows:
+        # In key order, so that two processes' batches lock the same markers in the same
+        # order (PostgreSQL) and cannot deadlock.
+        rows.sort(key=lambda row: (row["b_user"], row["b_room"], row["b_topic"], row["b_seq"]))
+        await connection.execute(_UPSERT[connection.dialect.name], rows)
+    counts: dict[tuple[int, int], dict[str, Any]] = {}
+    for _, pair in accepted:
+        if pair in counts:
+            continue
+        user_id, room_id = pair
+        if pair in at_end:
+            # Read to the room's end (as read in this transaction): nothing can be past
+            # the marker. The usual receipt — a member reading as messages arrive — then
+            # costs no count (docs/performance.md, finding 37).
+            counts[pair] = _no_unread()
+        else:
+            counts[pair] = (await unread_counts(session, user_id, [room_id]))[room_id]
+        emit(
+            session,
+            user_channel(user_id),
+            dumps({"type": "unread", "room_id": room_id, **counts[pair]}),
+        )
+    for index, pair in accepted:
+        results[index] = counts[pair]
+    return [result for result in results if result is not None]

@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, event, insert, select, update
 
+from auth.base import OUTBOX_KEY
 from rooms.access import access_room
-from rooms.actions.reading import check_mark_read
+from rooms.actions.reading import Receipt, check_mark_read, check_mark_read_many
 from rooms.errors import InvalidInput, RoomNotFound
+from rooms.events import user_channel
 from rooms.models import Mention, Message, ReadMarker, Room
 from rooms.queries import unread_counts
 from server.database import Database
@@ -219,3 +221,67 @@ async def test_a_receipt_reads_the_rooms_end_itself(db: Database) -> None:
     with pytest.raises(RoomNotFound):
         async with db.transaction() as session:
             await check_mark_read(session, gone, seq=0)
+
+
+async def test_receipts_written_together_answer_each_on_its_own(db: Database) -> None:
+    """A batch of receipts (``check_mark_read_many``): one read of the rooms' ends, one
+    upsert for every marker, each receipt answered with its room's counts after the whole
+    batch or refused alone; one ``unread`` frame per member and room."""
+    world = await build_world(db)
+    marie, elodie, room = world.id("marie"), world.id("elodie"), world.group_room
+    rows = _rows(world, marie)
+    await _store(db, rows, marie)
+    async with db.transaction() as session:
+        await session.execute(update(Room).values(last_seq=60))
+        await session.execute(delete(Room).where(Room.id == world.other_group_room))
+        marie_access = await access_room(session, marie, room)
+        elodie_access = await access_room(session, elodie, room)
+    gone = dataclasses.replace(marie_access, room=Room(id=world.other_group_room))
+    receipts = [
+        Receipt(marie_access, 30),
+        Receipt(elodie_access, 60),
+        Receipt(marie_access, 40, "  Logement "),
+        Receipt(elodie_access, 10),  # behind: the marker stays at 60
+        Receipt(marie_access, 61),  # past the end
+        Receipt(gone, 0),
+        Receipt(marie_access, 5, "   "),  # no topic
+        Receipt(marie_access, 20),  # behind this batch's 30
+    ]
+    statements: list[tuple[str, bool]] = []
+
+    def heard(
+        conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+    ) -> None:
+        statements.append((statement, many))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", heard)
+    try:
+        async with db.transaction() as session:
+            results = await check_mark_read_many(session, receipts)
+            outbox = list(session.info.get(OUTBOX_KEY, []))
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", heard)
+
+    markers = {(room, ""): 30, (room, "Logement"): 40}
+    marie_counts = _by_hand(rows, marie, markers, [room])[room]
+    assert marie_counts["unread"] > 0
+    nothing = {"unread": 0, "mentions": 0, "topics": {}}
+    assert results[0] == results[2] == results[7] == marie_counts
+    assert results[1] == results[3] == nothing
+    assert isinstance(results[4], InvalidInput)
+    assert results[4].data == {"field": "seq", "reason": "out_of_range", "last_seq": 60}
+    assert isinstance(results[5], RoomNotFound)
+    assert isinstance(results[6], InvalidInput)
+    assert results[6].data["field"] == "topic"
+    async with db.read() as session:
+        stored = set(
+            await session.execute(select(ReadMarker.user_id, ReadMarker.topic, ReadMarker.seq))
+        )
+    assert stored == {(marie, "", 30), (marie, "Logement", 40), (elodie, "", 60)}
+    writes = [(s, many) for s, many in statements if "read_markers" in s and "INSERT" in s]
+    assert len(writes) == 1, statements
+    assert writes[0][1], "one executemany for every marker"
+    assert sum("FROM rooms" in s for s, _ in statements) == 1
+    assert sorted(channel for channel, _ in outbox) == sorted(
+        [user_channel(marie), user_channel(elodie)]
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -165,8 +166,9 @@ async def list_topics(session: AsyncSession, room_id: int) -> list[dict[str, Any
     return [{"name": t, "count": n, "last_seq": s} for t, n, s in rows]
 
 
-def _unread_query() -> Select[tuple[str, int, int]]:
-    """One room's unread counts by topic, past the member's marker for the whole room.
+def _unread_query() -> Select[tuple[str, int, int, int]]:
+    """One room's unread counts by topic, past the member's marker for the whole room,
+    with each topic's first unread position.
 
     The room's marker is a value here (``after``), not a join: the messages are then
     read by ``ix_messages_room_seq`` from that position on, so a member who is up to date
@@ -180,7 +182,12 @@ def _unread_query() -> Select[tuple[str, int, int]]:
     mention = aliased(Mention, name="mention")
     user_id = bindparam("user_id")
     return (
-        select(Message.topic, func.count(Message.id), func.count(mention.user_id))
+        select(
+            Message.topic,
+            func.count(Message.id),
+            func.count(mention.user_id),
+            func.min(Message.seq),
+        )
         .outerjoin(
             topic_marker,
             and_(
@@ -209,32 +216,53 @@ _ROOM_MARKERS = select(ReadMarker.room_id, ReadMarker.seq).where(
 )
 
 
-async def unread_counts(
+@dataclass(slots=True)
+class Unread:
+    """A room's unread counts for a member (``counts``, as the ``unread`` frame carries
+    them), the member's marker for the whole room, and the position of the first unread
+    message (``None``: nothing unread)."""
+
+    counts: dict[str, Any]
+    room_marker: int
+    first_unread: int | None
+
+
+async def unread_in_rooms(
     session: AsyncSession, user_id: int, room_ids: list[int]
-) -> dict[int, dict[str, Any]]:
+) -> dict[int, Unread]:
     """Unread messages and unread mentions of ``user_id``, per room and per topic.
 
     A message is unread when it is someone else's, not deleted, and past both the
     member's marker for the whole room and their marker for its topic. One statement per
     room, each reading only what lies past the room's marker (:func:`_unread_query`).
     """
-    counts: dict[int, dict[str, Any]] = {
-        rid: {"unread": 0, "mentions": 0, "topics": {}} for rid in room_ids
-    }
     if not room_ids:
-        return counts
+        return {}
     params = {"user_id": user_id, "room_ids": list(room_ids)}
     rows = await session.execute(_ROOM_MARKERS, params)
     markers = {int(room): int(seq) for room, seq in rows}
-    for room_id in counts:
-        entry = counts[room_id]
+    found: dict[int, Unread] = {}
+    for room_id in dict.fromkeys(room_ids):
         after = markers.get(room_id, 0)
+        entry = Unread({"unread": 0, "mentions": 0, "topics": {}}, after, None)
+        counts = entry.counts
         one = {"user_id": user_id, "room_id": room_id, "after": after}
-        for topic, unread, mentioned in await session.execute(UNREAD_IN_ROOM, one):
-            entry["unread"] += unread
-            entry["mentions"] += mentioned
-            entry["topics"][topic] = {"unread": unread, "mentions": mentioned}
-    return counts
+        for topic, unread, mentioned, first in await session.execute(UNREAD_IN_ROOM, one):
+            counts["unread"] += unread
+            counts["mentions"] += mentioned
+            counts["topics"][topic] = {"unread": unread, "mentions": mentioned}
+            if entry.first_unread is None or first < entry.first_unread:
+                entry.first_unread = int(first)
+        found[room_id] = entry
+    return found
+
+
+async def unread_counts(
+    session: AsyncSession, user_id: int, room_ids: list[int]
+) -> dict[int, dict[str, Any]]:
+    """The counts of :func:`unread_in_rooms`, room by room."""
+    found = await unread_in_rooms(session, user_id, room_ids)
+    return {room_id: entry.counts for room_id, entry in found.items()}
 
 
 async def export_messages(session: AsyncSession, user_id: int) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from rooms.access import RoomAccess
 from rooms.errors import InvalidInput, RoomNotFound, RoomsError
 from rooms.events import user_channel
 from rooms.models import ReadMarker, Room
-from rooms.queries import unread_counts
+from rooms.queries import unread_in_rooms
 from rooms.validation import clean_topic
 
 _MARKERS = ReadMarker.__table__
@@ -130,6 +130,7 @@ async def check_mark_read_many(
         rows.sort(key=lambda row: (row["b_user"], row["b_room"], row["b_topic"], row["b_seq"]))
         await connection.execute(_UPSERT[connection.dialect.name], rows)
     counts: dict[tuple[int, int], dict[str, Any]] = {}
+    caught_up: list[dict[str, Any]] = []
     for _, pair in accepted:
         if pair in counts:
             continue
@@ -140,12 +141,29 @@ async def check_mark_read_many(
             # costs no count (docs/performance.md, finding 37).
             counts[pair] = _no_unread()
         else:
-            counts[pair] = (await unread_counts(session, user_id, [room_id]))[room_id]
+            unread = (await unread_in_rooms(session, user_id, [room_id]))[room_id]
+            counts[pair] = unread.counts
+            # Everything before the first unread message is read (through the topics'
+            # markers, or the member's own, or deleted): the room's marker says so too,
+            # so that the next count starts there — a member who reads topic by topic
+            # would otherwise have every count read the room from its beginning
+            # (finding 40). The counts are the same either way.
+            read_to = ends[room_id] if unread.first_unread is None else unread.first_unread - 1
+            if read_to > unread.room_marker:
+                caught_up.append(
+                    {"b_user": user_id, "b_room": room_id, "b_topic": "", "b_seq": read_to}
+                )
         emit(
             session,
             user_channel(user_id),
             dumps({"type": "unread", "room_id": room_id, **counts[pair]}),
         )
+    if caught_up:
+        # Sorted too; a rare deadlock with another process's batch (markers locked by
+        # the first statement here, by this one there) fails the batch, which the
+        # writer then writes receipt by receipt (``server.receipts``).
+        caught_up.sort(key=lambda row: (row["b_user"], row["b_room"]))
+        await connection.execute(_UPSERT[connection.dialect.name], caught_up)
     for index, pair in accepted:
         results[index] = counts[pair]
     return [result for result in results if result is not None]

@@ -92,24 +92,42 @@ async def _store(db: Database, rows: list[Row], reader: int) -> None:
         )
 
 
+def _by_hand_rows(
+    rows: list[Row], reader: int, markers: dict[tuple[int, str], int], room_ids: list[int]
+) -> list[Row]:
+    """The messages unread by ``reader``: someone else's, not deleted, past the room's
+    marker and the topic's."""
+    return [
+        r
+        for r in rows
+        if r.room_id in room_ids
+        and r.seq > markers.get((r.room_id, ""), 0)
+        and r.seq > markers.get((r.room_id, r.topic), 0)
+        and not r.deleted
+        and r.author_id != reader
+    ]
+
+
 def _by_hand(
     rows: list[Row], reader: int, markers: dict[tuple[int, str], int], room_ids: list[int]
 ) -> dict[int, dict[str, Any]]:
     counts: dict[int, dict[str, Any]] = {
         room: {"unread": 0, "mentions": 0, "topics": {}} for room in room_ids
     }
-    for r in rows:
-        past = r.seq > markers.get((r.room_id, ""), 0) and r.seq > markers.get(
-            (r.room_id, r.topic), 0
-        )
-        if r.room_id not in counts or not past or r.deleted or r.author_id == reader:
-            continue
+    for r in _by_hand_rows(rows, reader, markers, room_ids):
         entry = counts[r.room_id]
         topic = entry["topics"].setdefault(r.topic, {"unread": 0, "mentions": 0})
         for target in (entry, topic):
             target["unread"] += 1
             target["mentions"] += int(r.mentioned)
     return counts
+
+
+def _first_unread(
+    rows: list[Row], reader: int, markers: dict[tuple[int, str], int], room_id: int
+) -> int | None:
+    unread = _by_hand_rows(rows, reader, markers, [room_id])
+    return min((r.seq for r in unread), default=None)
 
 
 async def test_unread_counts_match_a_count_by_hand(db: Database) -> None:
@@ -277,11 +295,41 @@ async def test_receipts_written_together_answer_each_on_its_own(db: Database) ->
         stored = set(
             await session.execute(select(ReadMarker.user_id, ReadMarker.topic, ReadMarker.seq))
         )
-    assert stored == {(marie, "", 30), (marie, "Logement", 40), (elodie, "", 60)}
+    # Marie's messages 31 (in "Logement", read to 40) and 32 (her own) are read too: her
+    # room marker moves up to the first unread message, 33.
+    assert _first_unread(rows, marie, markers, room) == 33
+    assert stored == {(marie, "", 32), (marie, "Logement", 40), (elodie, "", 60)}
     writes = [(s, many) for s, many in statements if "read_markers" in s and "INSERT" in s]
-    assert len(writes) == 1, statements
-    assert writes[0][1], "one executemany for every marker"
+    assert len(writes) == 2, statements
+    assert writes[0][1], "one executemany for every marker of the batch"
     assert sum("FROM rooms" in s for s, _ in statements) == 1
     assert sorted(channel for channel, _ in outbox) == sorted(
         [user_channel(marie), user_channel(elodie)]
     )
+
+
+async def test_reading_topic_by_topic_moves_the_rooms_marker(db: Database) -> None:
+    """A member who reads each topic in turn never sends a receipt for the whole room:
+    their room marker follows the first message they have not read, so that counts start
+    there (finding 40), and the counts are those of the topics' markers alone."""
+    world = await build_world(db)
+    marie, room = world.id("marie"), world.group_room
+    rows = _rows(world, marie)
+    await _store(db, rows, marie)
+    async with db.transaction() as session:
+        await session.execute(update(Room).values(last_seq=60))
+        access = await access_room(session, marie, room)
+    topic_markers: dict[tuple[int, str], int] = {}
+    for topic in ("Logement", "Calendrier", "Mobilités"):
+        async with db.transaction() as session:
+            counts = await check_mark_read(session, access, seq=60, topic=topic)
+        topic_markers[(room, topic)] = 60
+        assert counts == _by_hand(rows, marie, topic_markers, [room])[room], topic
+        first = _first_unread(rows, marie, topic_markers, room)
+        async with db.read() as session:
+            room_marker = await session.scalar(
+                select(ReadMarker.seq).where(ReadMarker.user_id == marie, ReadMarker.topic == "")
+            )
+        assert (room_marker or 0) == (60 if first is None else first - 1), topic
+    assert first is None
+    assert counts == {"unread": 0, "mentions": 0, "topics": {}}

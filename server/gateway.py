@@ -67,6 +67,9 @@ ABUSE_ERRORS = 30
 ACCESS_TTL_SECS = 60.0
 _KEPT_ROOMS: weakref.WeakValueDictionary[int, Room] = weakref.WeakValueDictionary()
 ABUSE_WINDOW_SECS = 60.0
+# Read receipts of one socket waiting for their batch (server/receipts.py); beyond, the
+# socket's next frame waits for one of them to be written.
+MAX_READS_WAITING = 16
 WRITE_FRAMES = frozenset(
     {
         "send",
@@ -116,13 +119,14 @@ def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
 class Session:
     """One authenticated connection: reads frames, dispatches them, reports errors."""
 
-    __slots__ = ("conn", "errors", "state", "websocket")
+    __slots__ = ("conn", "errors", "reads", "state", "websocket")
 
     def __init__(self, state: AppState, websocket: WebSocket, conn: Connection) -> None:
         self.state = state
         self.websocket = websocket
         self.conn = conn
         self.errors: list[float] = []
+        self.reads: set[asyncio.Future[Any]] = set()  # receipts not yet written
 
     @property
     def user_id(self) -> int:
@@ -288,10 +292,16 @@ class Session:
         access = await self.room_access(command["room_id"], Permission.READ_ROOM)
         # Written with the others of the next quarter second (server/receipts.py) and
         # answered then; this socket's next frames are not held back meanwhile.
+        # A socket that sends them faster than they are written waits, as it did when
+        # each was written before its next frame was read: the waiting ones stay few.
+        while len(self.reads) >= MAX_READS_WAITING:
+            await asyncio.wait(self.reads, return_when=asyncio.FIRST_COMPLETED)
         written = self.state.receipts.mark(Receipt(access, command["seq"], command["topic"]))
+        self.reads.add(written)
         written.add_done_callback(functools.partial(self._answer_read, command))
 
     def _answer_read(self, command: Command, written: asyncio.Future[Any]) -> None:
+        self.reads.discard(written)
         if written.cancelled():
             return
         exc = written.exception()

@@ -17,6 +17,7 @@ from rooms.actions.reading import Receipt
 from rooms.errors import InvalidInput
 from rooms.models import ReadMarker, Room
 from server.database import Database
+from server.gateway import MAX_READS_WAITING
 from server.receipts import Receipts
 from tests.conftest import LiveServer
 from tests.factories import World, build_world
@@ -138,3 +139,20 @@ async def test_a_send_after_a_read_is_not_held_back(server: LiveServer, world: W
     assert (refused["type"], refused["code"], refused["field"]) == ("error", "invalid_input", "seq")
     await marie.close()
     await elodie.close()
+
+
+async def test_a_socket_flooding_receipts_waits_for_them(server: LiveServer, world: World) -> None:
+    """Receipts are not rate-limited, and the socket no longer waits for each: past
+    ``MAX_READS_WAITING`` waiting for their batch, its next frame waits for them, so a
+    client cannot pile them up in the server."""
+    room = world.group_room
+    marie = await ProtocolClient.connect(server.ws_url, world.cookies["marie"])
+    await marie.post(room, "Bonjour")
+    reads = [await marie.send("read", room_id=room, seq=0) for _ in range(MAX_READS_WAITING + 4)]
+    ping = await marie.send("ping")
+    await marie.wait_for(lambda f: f.get("id") == ping and f["type"] == "pong")
+    answered = {f.get("id") for f in marie.frames if f["type"] == "ack"}
+    assert len(answered & set(reads)) >= MAX_READS_WAITING
+    for request_id in reads:
+        assert (await marie.wait_for(lambda f, r=request_id: f.get("id") == r))["type"] == "ack"
+    await marie.close()

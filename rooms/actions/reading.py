@@ -99,6 +99,7 @@ async def check_mark_read_many(
     transaction, so an access kept since the room moved on changes nothing.
     """
     connection = await session.connection()
+    upsert = _UPSERT[connection.dialect.name]
     room_ids = sorted({receipt.access.room.id for receipt in receipts})
     ends = {
         int(room_id): int(last_seq)
@@ -109,61 +110,80 @@ async def check_mark_read_many(
     rows: list[dict[str, Any]] = []
     at_end: set[tuple[int, int]] = set()
     for index, receipt in enumerate(receipts):
-        user_id, room_id, seq = receipt.access.user_id, receipt.access.room.id, receipt.seq
-        last_seq = ends.get(room_id)
-        try:
-            if last_seq is None:
-                raise RoomNotFound(room_id=room_id)
-            if seq < 0 or seq > last_seq:
-                raise InvalidInput(field="seq", reason="out_of_range", last_seq=last_seq)
-            key = clean_topic(receipt.topic) if receipt.topic else ""
-        except RoomsError as exc:
-            results[index] = exc
+        row = _marker_row(receipt, ends)
+        if isinstance(row, RoomsError):
+            results[index] = row
             continue
-        rows.append({"b_user": user_id, "b_room": room_id, "b_topic": key, "b_seq": seq})
-        accepted.append((index, (user_id, room_id)))
-        if key == "" and seq >= last_seq:
-            at_end.add((user_id, room_id))
+        rows.append(row)
+        pair = (row["b_user"], row["b_room"])
+        accepted.append((index, pair))
+        if row["b_topic"] == "" and row["b_seq"] >= ends[row["b_room"]]:
+            at_end.add(pair)
     if rows:
         # In key order, so that two processes' batches lock the same markers in the same
         # order (PostgreSQL) and cannot deadlock.
         rows.sort(key=lambda row: (row["b_user"], row["b_room"], row["b_topic"], row["b_seq"]))
-        await connection.execute(_UPSERT[connection.dialect.name], rows)
+        await connection.execute(upsert, rows)
     counts: dict[tuple[int, int], dict[str, Any]] = {}
     caught_up: list[dict[str, Any]] = []
-    for _, pair in accepted:
-        if pair in counts:
-            continue
-        user_id, room_id = pair
-        if pair in at_end:
+    for user_id, room_id in dict.fromkeys(pair for _, pair in accepted):
+        if (user_id, room_id) in at_end:
             # Read to the room's end (as read in this transaction): nothing can be past
             # the marker. The usual receipt — a member reading as messages arrive — then
             # costs no count (docs/performance.md, finding 37).
-            counts[pair] = _no_unread()
+            found, read_to = _no_unread(), None
         else:
-            unread = (await unread_in_rooms(session, user_id, [room_id]))[room_id]
-            counts[pair] = unread.counts
-            # Everything before the first unread message is read (through the topics'
-            # markers, or the member's own, or deleted): the room's marker says so too,
-            # so that the next count starts there — a member who reads topic by topic
-            # would otherwise have every count read the room from its beginning
-            # (finding 40). The counts are the same either way.
-            read_to = ends[room_id] if unread.first_unread is None else unread.first_unread - 1
-            if read_to > unread.room_marker:
-                caught_up.append(
-                    {"b_user": user_id, "b_room": room_id, "b_topic": "", "b_seq": read_to}
-                )
+            found, read_to = await _count(session, user_id, room_id, ends[room_id])
+        counts[(user_id, room_id)] = found
+        if read_to is not None:
+            caught_up.append(_row(user_id, room_id, "", read_to))
         emit(
             session,
             user_channel(user_id),
-            dumps({"type": "unread", "room_id": room_id, **counts[pair]}),
+            dumps({"type": "unread", "room_id": room_id, **found}),
         )
     if caught_up:
         # Sorted too; a rare deadlock with another process's batch (markers locked by
         # the first statement here, by this one there) fails the batch, which the
         # writer then writes receipt by receipt (``server.receipts``).
         caught_up.sort(key=lambda row: (row["b_user"], row["b_room"]))
-        await connection.execute(_UPSERT[connection.dialect.name], caught_up)
+        await connection.execute(upsert, caught_up)
     for index, pair in accepted:
         results[index] = counts[pair]
     return [result for result in results if result is not None]
+
+
+def _row(user_id: int, room_id: int, topic: str, seq: int) -> dict[str, Any]:
+    return {"b_user": user_id, "b_room": room_id, "b_topic": topic, "b_seq": seq}
+
+
+def _marker_row(receipt: Receipt, ends: dict[int, int]) -> dict[str, Any] | RoomsError:
+    """The marker ``receipt`` moves (the upsert's parameters), or why it is refused."""
+    room_id, seq = receipt.access.room.id, receipt.seq
+    last_seq = ends.get(room_id)
+    try:
+        if last_seq is None:
+            raise RoomNotFound(room_id=room_id)
+        if seq < 0 or seq > last_seq:
+            raise InvalidInput(field="seq", reason="out_of_range", last_seq=last_seq)
+        topic = clean_topic(receipt.topic) if receipt.topic else ""
+    except RoomsError as exc:
+        return exc
+    return _row(receipt.access.user_id, room_id, topic, seq)
+
+
+async def _count(
+    session: AsyncSession, user_id: int, room_id: int, end: int
+) -> tuple[dict[str, Any], int | None]:
+    """The member's unread counts in the room, and where their marker for the whole room
+    may move (``None``: where it is).
+
+    Everything before the first unread message is read — through the topics' markers,
+    or the member's own, or deleted — so the room's marker may say so too (up to
+    ``end`` when nothing is unread): the counts are the same, and the next count starts
+    there. A member who reads topic by topic would otherwise have every count read the
+    room from its beginning (docs/performance.md, finding 40).
+    """
+    unread = (await unread_in_rooms(session, user_id, [room_id]))[room_id]
+    read_to = end if unread.first_unread is None else unread.first_unread - 1
+    return unread.counts, read_to if read_to > unread.room_marker else None

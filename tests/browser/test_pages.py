@@ -105,6 +105,40 @@ def test_home_badges_say_unread_counts_in_words(open_page: OpenPage) -> None:
     expect(chantier.locator(".badge-mention")).to_have_text("@1")
 
 
+def test_reading_a_room_clears_its_badge_at_home(open_page: OpenPage) -> None:
+    """The room's page sends a read receipt once its messages are shown; the server
+    writes it with the others of a quarter of a second (server/receipts.py), and the home
+    page's badge, refreshed, has gone."""
+    paul = open_page(PAUL)
+    open_chantier_room(paul)
+    paul.get_by_label("Votre message", exact=True).fill("Un point pour les observateurs")
+    paul.keyboard.press("Enter")
+    expect(paul.locator("article.msg[data-id]", has_text="Un point pour")).not_to_have_count(0)
+
+    home = open_page(LOUISE)
+    home.goto("/")
+    badge = home.locator(".chantier", has_text=BOURGS_CENTRES).locator(".unread .badge")
+    expect(badge.first).to_have_text(re.compile(r"^[1-9]\d*$"))
+    room = home.context.new_page()
+    received: list[str] = []
+    room.on("websocket", lambda ws: ws.on("framereceived", lambda f: received.append(str(f))))
+    open_chantier_room(room)
+    expect(room.locator("article.msg[data-id]", has_text="Un point pour")).not_to_have_count(0)
+    # The page opens at the first unread message; she reads down to the last one.
+    room.locator("#scroller").evaluate("box => { box.scrollTop = box.scrollHeight; }")
+    # The receipt leaves 0.6 s after that; once written, the server sends the member's
+    # devices their counts: none left in the room.
+    for _ in range(100):
+        if any('"type":"unread"' in f and '"unread":0' in f for f in received):
+            break
+        room.wait_for_timeout(50)
+    else:
+        raise AssertionError(f"no unread counts of 0 after the receipt: {received}")
+    home.bring_to_front()
+    home.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
+    expect(badge).to_have_count(0)
+
+
 def test_observer_reads_a_room_without_a_composer(open_page: OpenPage) -> None:
     page = open_page(LOUISE)
     open_chantier_room(page)

@@ -202,16 +202,13 @@ Held = Iterable[tuple[Scope, Role]]
 
 def allows(held: Held, permission: Permission) -> bool:
     """True when one of the ``(scope, role)`` pairs held grants ``permission``."""
-    if isinstance(held, frozenset):
-        return _allows_held(held, permission)
-    cells = PERMISSIONS[permission]
-    return any(role in cells[scope] for scope, role in held)
+    return _allows(held if isinstance(held, frozenset) else frozenset(held), permission)
 
 
 @functools.lru_cache(maxsize=4096)
-def _allows_held(held: frozenset[tuple[Scope, Role]], permission: Permission) -> bool:
-    """The answer for a socket's kept access, asked at every frame: a handful of
-    distinct role sets in an assembly, so remembered rather than walked each time."""
+def _allows(held: frozenset[tuple[Scope, Role]], permission: Permission) -> bool:
+    """Remembered: a socket's kept access asks at every frame, and an assembly holds a
+    handful of distinct role sets."""
     cells = PERMISSIONS[permission]
     return any(role in cells[scope] for scope, role in held)
 

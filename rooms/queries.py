@@ -216,6 +216,11 @@ _ROOM_MARKERS = select(ReadMarker.room_id, ReadMarker.seq).where(
 )
 
 
+def no_unread() -> dict[str, Any]:
+    """A room's counts with nothing unread (the shape of the ``unread`` frame's)."""
+    return {"unread": 0, "mentions": 0, "topics": {}}
+
+
 @dataclass(slots=True)
 class Unread:
     """A room's unread counts for a member (``counts``, as the ``unread`` frame carries
@@ -244,7 +249,7 @@ async def unread_in_rooms(
     found: dict[int, Unread] = {}
     for room_id in dict.fromkeys(room_ids):
         after = markers.get(room_id, 0)
-        entry = Unread({"unread": 0, "mentions": 0, "topics": {}}, after, None)
+        entry = Unread(no_unread(), after, None)
         counts = entry.counts
         one = {"user_id": user_id, "room_id": room_id, "after": after}
         for topic, unread, mentioned, first in await session.execute(UNREAD_IN_ROOM, one):

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
@@ -40,6 +41,7 @@ from server.database import Database
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 200
+T = TypeVar("T")
 
 
 class Poster:
@@ -109,7 +111,7 @@ class Poster:
                     await self._write_alone(request, done)
                 continue
             for (_, done), result in zip(batch, results, strict=True):
-                _settle(done, result)
+                settle(done, result)
 
     async def _write_batch(self, requests: list[PostRequest]) -> list[Posted | RoomsError]:
         if not self.db.driver_writes:
@@ -139,17 +141,19 @@ class Poster:
                         session, request.access.user_id, request.client_id
                     )
             except Exception as lookup_failed:
-                _settle(done, lookup_failed)
+                settle(done, lookup_failed)
             else:
-                _settle(done, found if found is not None else exc)
+                settle(done, found if found is not None else exc)
         except Exception as exc:
-            _settle(done, exc)
+            settle(done, exc)
         else:
-            _settle(done, result)
+            settle(done, result)
 
 
-def _settle(done: asyncio.Future[Posted], result: Posted | RoomsError | Exception) -> None:
-    if done.done():  # the sender's socket went away meanwhile
+def settle(done: asyncio.Future[T], result: T | Exception) -> None:
+    """Answer a waiting writer's caller (the poster's, the receipts'), unless it went
+    away meanwhile (its socket closed)."""
+    if done.done():
         return
     if isinstance(result, Exception):
         done.set_exception(result)

@@ -26,8 +26,8 @@ import logging
 from typing import Any
 
 from rooms.actions.reading import Receipt, check_mark_read_many
-from rooms.errors import RoomsError
 from server.database import Database
+from server.posting import settle
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class Receipts:
 
     async def _gather(self) -> None:
         """Let the receipts of the next ``delay`` seconds join the batch."""
-        if self._stopping or self.delay <= 0:
+        if self._stopping:
             return
         loop = asyncio.get_running_loop()
         self._waiting = waiting = loop.create_future()
@@ -93,7 +93,7 @@ class Receipts:
                     await self._write_alone(receipt, done)
                 continue
             for (_, done), result in zip(batch, results, strict=True):
-                _settle(done, result)
+                settle(done, result)
 
     async def _write_alone(self, receipt: Receipt, done: asyncio.Future[Counts]) -> None:
         """Never raises: every receipt gets an answer."""
@@ -101,20 +101,11 @@ class Receipts:
             async with self.db.transaction() as session:
                 (result,) = await check_mark_read_many(session, [receipt])
         except Exception as exc:
-            _settle(done, exc)
+            settle(done, exc)
         else:
-            _settle(done, result)
+            settle(done, result)
 
 
 def _release(waiting: asyncio.Future[None] | None) -> None:
     if waiting is not None and not waiting.done():
         waiting.set_result(None)
-
-
-def _settle(done: asyncio.Future[Counts], result: Counts | RoomsError | Exception) -> None:
-    if done.done():
-        return
-    if isinstance(result, Exception):
-        done.set_exception(result)
-    else:
-        done.set_result(result)

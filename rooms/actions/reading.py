@@ -24,7 +24,7 @@ from rooms.access import RoomAccess
 from rooms.errors import InvalidInput, RoomNotFound, RoomsError
 from rooms.events import user_channel
 from rooms.models import ReadMarker, Room
-from rooms.queries import unread_in_rooms
+from rooms.queries import no_unread, unread_in_rooms
 from rooms.validation import clean_topic
 
 _MARKERS = ReadMarker.__table__
@@ -64,27 +64,6 @@ class Receipt:
     access: RoomAccess
     seq: int
     topic: str | None = None
-
-
-def _no_unread() -> dict[str, Any]:
-    return {"unread": 0, "mentions": 0, "topics": {}}
-
-
-async def check_mark_read(
-    session: AsyncSession, access: RoomAccess, *, seq: int, topic: str | None = None
-) -> dict[str, Any]:
-    """Advance the caller's marker for the room (or one topic) to ``seq``.
-
-    Returns:
-        The room's unread counts for the caller after the change.
-
-    Raises:
-        RoomNotFound, InvalidInput.
-    """
-    (result,) = await check_mark_read_many(session, [Receipt(access, seq, topic)])
-    if isinstance(result, RoomsError):
-        raise result
-    return result
 
 
 async def check_mark_read_many(
@@ -131,7 +110,7 @@ async def check_mark_read_many(
             # Read to the room's end (as read in this transaction): nothing can be past
             # the marker. The usual receipt — a member reading as messages arrive — then
             # costs no count (docs/performance.md, finding 37).
-            found, read_to = _no_unread(), None
+            found, read_to = no_unread(), None
         else:
             found, read_to = await _count(session, user_id, room_id, ends[room_id])
         counts[(user_id, room_id)] = found

@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, event, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.base import OUTBOX_KEY
-from rooms.access import access_room
-from rooms.actions.reading import Receipt, check_mark_read, check_mark_read_many
-from rooms.errors import InvalidInput, RoomNotFound
+from rooms.access import RoomAccess, access_room
+from rooms.actions.reading import Receipt, check_mark_read_many
+from rooms.errors import InvalidInput, RoomNotFound, RoomsError
 from rooms.events import user_channel
 from rooms.models import Mention, Message, ReadMarker, Room
 from rooms.queries import unread_counts
@@ -25,6 +26,16 @@ from server.database import Database
 from tests.factories import World, build_world, message_row
 
 TOPICS = ("Calendrier", "Logement", "Mobilités")
+
+
+async def check_mark_read(
+    session: AsyncSession, access: RoomAccess, *, seq: int, topic: str | None = None
+) -> dict[str, Any]:
+    """One receipt written alone: its counts, or its error raised."""
+    (result,) = await check_mark_read_many(session, [Receipt(access, seq, topic)])
+    if isinstance(result, RoomsError):
+        raise result
+    return result
 
 
 @dataclass(frozen=True)

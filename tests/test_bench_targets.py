@@ -136,3 +136,20 @@ def test_the_ab_tool_reads_a_shape() -> None:
     for bad in ("10x50", "10x0x1", "ax2x2", "2x2x3"):
         with pytest.raises(argparse.ArgumentTypeError):
             parse_shape(bad)
+
+
+def test_the_stricter_p99_reading_checks_every_shape_of_the_grid() -> None:
+    """The 1×500 case meets its own check while the 10×50 grid's p99, at twice raw's,
+    fails the stricter reading; the medians are rounded for the table."""
+    rows = [
+        _grid("baseline", 0, 10.0, 2.0),
+        _grid("pg", 0, 12.0, 4.11),
+        _grid("baseline", 1, 10.0, 2.0),
+        _grid("pg", 1, 12.0, 4.2),
+    ]
+    check = _check("p99 ≤ 1.5× raw in every shape")
+    assert check(rows, "pg") == ("10×50: 4.16 ms = 2.08×", False)
+    rows[1] = _grid("pg", 0, 12.0, 2.9)
+    rows[3] = _grid("pg", 1, 12.0, 2.8)
+    assert check(rows, "pg") == ("10×50: 2.85 ms = 1.42×", True)
+    assert check(rows[:1], "pg") == ("—", None)

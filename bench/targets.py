@@ -150,17 +150,29 @@ def spread(row: Row) -> str:
     return f" ({'/'.join(f'{r:.2f}' for r in ratios)})" if len(ratios) > 1 else ""
 
 
-def _cpu(rows: list[Row], target: str) -> tuple[str, bool | None]:
+def _each_shape(
+    rows: list[Row],
+    target: str,
+    ratio_of: Callable[[list[Row], Row], float | None],
+    limit: float,
+    shown: Callable[[Row, float], str],
+) -> tuple[str, bool | None]:
+    """A ratio to raw checked in every shape of the fanout grid: met when all are
+    within ``limit``."""
     rows = collapse_rounds(rows)
     parts, ok = [], True
     for row in rows:
         if row["scenario"] != "fanout" or row["target"] != target:
             continue
-        ratio = cpu_ratio(rows, row)
+        ratio = ratio_of(rows, row)
         if ratio is not None:
-            parts.append(f"{row['rooms']}×{row['members']}: {ratio:.2f}×{spread(row)}")
-            ok = ok and ratio <= 1.25
+            parts.append(f"{row['rooms']}×{row['members']}: {shown(row, ratio)}")
+            ok = ok and ratio <= limit
     return ("; ".join(parts), ok) if parts else ("—", None)
+
+
+def _cpu(rows: list[Row], target: str) -> tuple[str, bool | None]:
+    return _each_shape(rows, target, cpu_ratio, 1.25, lambda r, x: f"{x:.2f}×{spread(r)}")
 
 
 def _cpu_saturation(rows: list[Row], target: str) -> tuple[str, bool | None]:
@@ -196,17 +208,11 @@ def _p99_grid(rows: list[Row], target: str) -> tuple[str, bool | None]:
     """p99 ≤ 1.5× raw in every shape of the grid: the issue's sentence ("p99 latency ≤
     1.5× the baseline's, and ≤ 50 ms in the 1 × 500 case") also reads as a limit on
     every shape, so the stricter reading is checked too."""
-    rows = collapse_rounds(rows)
-    parts, ok = [], True
-    for row in rows:
-        if row["scenario"] != "fanout" or row["target"] != target:
-            continue
-        ratio = p99_ratio(rows, row)
-        if ratio is not None:
-            p99 = row.get("p99_ms", row["latency_ms"]["p99"])
-            parts.append(f"{row['rooms']}×{row['members']}: {p99} ms = {ratio:.2f}×")
-            ok = ok and ratio <= 1.5
-    return ("; ".join(parts), ok) if parts else ("—", None)
+
+    def shown(row: Row, ratio: float) -> str:
+        return f"{row.get('p99_ms', row['latency_ms']['p99'])} ms = {ratio:.2f}×"
+
+    return _each_shape(rows, target, p99_ratio, 1.5, shown)
 
 
 def _p99(rows: list[Row], target: str) -> tuple[str, bool | None]:

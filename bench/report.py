@@ -360,8 +360,8 @@ def render(results: dict[str, Any], plot: str | None = None) -> str:
             if results.get("code_changed_during_run")
             else []
         ),
-        f"- Load average at start {m['load_average_at_start']}, at end "
-        f"{results['load_average_at_end']} (other people's tests share this machine).",
+        f"- Load average at start {_loads(m['load_average_at_start'])}, at end "
+        f"{_loads(results['load_average_at_end'])} (other people's tests share this machine).",
         "- Compression: "
         + ("permessage-deflate." if opts["deflate"] else "off (the generator does not offer it)."),
         "",
@@ -384,3 +384,9 @@ def write_doc(path: Path, block: str) -> None:
     head, _, rest = text.partition(START)
     _, _, tail = rest.partition(END)
     path.write_text(f"{head}{START}\n{block}\n{END}{tail}", encoding="utf-8")
+
+
+def _loads(loads: Any) -> str:
+    """The three load averages, the same whether the results are fresh (a tuple) or
+    read back from their JSON (a list)."""
+    return "(" + ", ".join(f"{load:g}" for load in loads) + ")"

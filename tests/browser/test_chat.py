@@ -196,6 +196,43 @@ def test_room_is_usable_on_a_phone(open_page: OpenPage) -> None:
     screenshot(page, "room-phone")
 
 
+def test_a_copilots_room_bar_fits_a_phone(open_page: OpenPage) -> None:
+    """A copilot's room has three panels (about, moderation, presence): side by side with
+    the topics on one row, they left the topics a few pixels and opened the first panel
+    off the screen. The topics keep a row of their own; each panel opens on the screen."""
+    pierre = "pierre.rouquette@demo.atelier.test"  # copilote of group 3
+    page = open_page(pierre, viewport=PHONE, is_mobile=True, has_touch=True)
+    open_chantier_room(page)
+    width = PHONE["width"]
+
+    def on_screen(locator: Any) -> None:
+        expect(locator).to_be_visible()
+        box = locator.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0, box
+        assert box["x"] + box["width"] <= width, box
+
+    topics = page.locator("#topic-list")
+    box = topics.bounding_box()
+    assert box is not None
+    assert box["width"] >= width * 0.8, box
+    on_screen(page.get_by_role("button", name=re.compile("^Tous les sujets")))
+    panels = {"#room-info": ".side-panel-body", "#mod-tools": ".side-panel-body"}
+    panels["#presence"] = ".presence-list"
+    for panel, body in panels.items():
+        summary = page.locator(f"{panel} > summary")
+        on_screen(summary)
+        if page.locator(panel).get_attribute("open") is None:
+            summary.tap()
+        on_screen(page.locator(f"{panel} {body}"))
+        screenshot(page, f"room-phone-copilot-{panel[1:]}")
+        summary.tap()
+        expect(page.locator(f"{panel} {body}")).to_be_hidden()
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+    page.get_by_role("button", name="Calendrier").tap()
+    expect(page.locator("#composer-topic")).to_have_value("Calendrier")
+
+
 def test_message_written_offline_is_sent_once_after_the_server_comes_back(
     browser: Any, built_assets: None, tmp_path: Path
 ) -> None:

@@ -138,6 +138,21 @@ def open_moderation_page(page: Any) -> None:
     expect(page.get_by_role("heading", level=1)).to_contain_text("Modération")
 
 
+def test_a_menu_opened_on_the_last_message_is_shown_on_a_phone(open_page: OpenPage) -> None:
+    """The moderation menu and the reactions' palette open under their message: on the
+    last message of a phone's short list they opened below what the scroller showed."""
+    page = open_page(PIERRE, viewport=PHONE, is_mobile=True, has_touch=True)
+    open_chantier_room(page)
+    last = page.locator("article.msg[data-id]").last
+    last.scroll_into_view_if_needed()
+    last.get_by_role("button", name=re.compile("^Modérer le message")).tap()
+    expect(last.get_by_role("button", name="Masquer…")).to_be_in_viewport(ratio=1)
+    expect(last.locator(".msg-modmenu")).to_be_in_viewport(ratio=1)
+    screenshot(page, "moderation-menu-phone")
+    last.get_by_role("button", name=re.compile("^Réagir")).tap()
+    expect(last.locator(".msg-palette")).to_be_in_viewport(ratio=1)
+
+
 def test_copilot_mutes_from_the_menu_and_lifts_it_from_the_moderation_page(
     open_page: OpenPage,
 ) -> None:

@@ -676,6 +676,13 @@ class ChatPage {
     }
   }
 
+  /** A menu opened under a message near the bottom of the list lies below what the
+   *  scroller shows (on a phone, all of it): bring it into view, to its nearest edge, so
+   *  that a menu already in view does not move. */
+  reveal(id, selector) {
+    this.elements.get(id)?.querySelector(selector)?.scrollIntoView({ block: "nearest" });
+  }
+
   messageAction(button, id) {
     const message = this.store.messages.get(id);
     if (!message) return;
@@ -684,6 +691,7 @@ class ChatPage {
     else if (action === "palette") {
       this.paletteOpen = this.paletteOpen === id ? null : id;
       this.redraw(id);
+      if (this.paletteOpen) this.reveal(id, ".msg-palette");
     } else if (action === "react") {
       if (button.getAttribute("aria-disabled") === "true") return;
       const emoji = button.dataset.emoji;
@@ -694,6 +702,7 @@ class ChatPage {
       this.moderating = this.moderating === id ? null : id;
       this.flagging = null;
       this.redraw(id);
+      if (this.moderating) this.reveal(id, ".msg-modmenu");
     } else if (action === "flag") {
       this.flagging = this.flagging === id ? null : id;
       this.moderating = null;

@@ -15,6 +15,7 @@ MARIE = "marie.dupont@demo.atelier.test"
 PAUL = "paul.sicard@demo.atelier.test"
 LOUISE = "louise.fournier@demo.atelier.test"
 SOPHIE = "sophie.vidal@demo.atelier.test"
+PIERRE = "pierre.rouquette@demo.atelier.test"  # copilote of group 3 (chantier 3.2's group)
 BOURGS_CENTRES = "La politique des bourgs-centres"
 
 

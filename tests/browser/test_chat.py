@@ -12,7 +12,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.helpers import DESKTOP, MARIE, PAUL, PHONE, open_chantier_room, screenshot
+from tests.browser.helpers import (
+    DESKTOP,
+    MARIE,
+    PAUL,
+    PHONE,
+    PIERRE,
+    open_chantier_room,
+    screenshot,
+)
 from tests.processes import ServerProcess, login_cookie
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -200,8 +208,7 @@ def test_a_copilots_room_bar_fits_a_phone(open_page: OpenPage) -> None:
     """A copilot's room has three panels (about, moderation, presence): side by side with
     the topics on one row, they left the topics a few pixels and opened the first panel
     off the screen. The topics keep a row of their own; each panel opens on the screen."""
-    pierre = "pierre.rouquette@demo.atelier.test"  # copilote of group 3
-    page = open_page(pierre, viewport=PHONE, is_mobile=True, has_touch=True)
+    page = open_page(PIERRE, viewport=PHONE, is_mobile=True, has_touch=True)
     open_chantier_room(page)
     width = PHONE["width"]
 
@@ -217,9 +224,12 @@ def test_a_copilots_room_bar_fits_a_phone(open_page: OpenPage) -> None:
     assert box is not None
     assert box["width"] >= width * 0.8, box
     on_screen(page.get_by_role("button", name=re.compile("^Tous les sujets")))
-    panels = {"#room-info": ".side-panel-body", "#mod-tools": ".side-panel-body"}
-    panels["#presence"] = ".presence-list"
-    for panel, body in panels.items():
+    panels = (
+        ("#room-info", ".side-panel-body"),
+        ("#mod-tools", ".side-panel-body"),
+        ("#presence", ".presence-list"),
+    )
+    for panel, body in panels:
         summary = page.locator(f"{panel} > summary")
         on_screen(summary)
         if page.locator(panel).get_attribute("open") is None:

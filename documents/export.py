@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from documents.rendering import render_markdown
+from documents.rendering import DOCUMENT_HEADING, render_markdown
 
 STYLE = """
 @page { size: A4; margin: 2.2cm 2cm; @bottom-center { content: counter(page); font-size: 9pt; } }
@@ -51,7 +51,7 @@ def to_html(markdown: str, page: TitlePage) -> str:
         ("Rédaction", ", ".join(page.authors) or "—"),
     ]
     details = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows if v)
-    body = render_markdown(markdown).html
+    body = render_markdown(markdown, top_heading=DOCUMENT_HEADING).html
     return (
         '<!doctype html>\n<html lang="fr">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{esc(page.title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"

@@ -13,6 +13,12 @@ Two layers, because either alone has failed in the wild:
 Mentions are written ``@**Prénom Nom**`` (Zulip's syntax, unambiguous with spaces in
 names); a name that matches a member becomes ``<span class="mention" data-user-id>``
 and the ids are returned so the caller can record unread mentions.
+
+A member's ``# Titre`` is shown inside a page whose own ``<h1>`` names the room or the
+draft and whose sections are ``<h2>``: rendered there as ``<h1>``, it would break the
+outline a screen reader navigates by (RGAA 9.1). So headings start at ``<h3>`` in
+everything shown in a page (``PAGE_HEADING``), down to ``<h6>``; only an export, a
+document of its own, keeps ``#`` as ``<h1>``.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 
 ALLOWED_SCHEMES = frozenset({"http", "https", "mailto"})
+PAGE_HEADING = 3  # what ``#`` becomes inside a page (under its h1 and its sections' h2)
+DOCUMENT_HEADING = 1  # … and in an exported document
 _MENTION = re.compile(r"@\*\*([^*\n]{1,120})\*\*")
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
 
@@ -136,19 +144,41 @@ def plain_html(source: str) -> str | None:
     return f"<p>{source}</p>\n"
 
 
-def render_markdown(source: str, *, mentions: Mapping[str, int] | None = None) -> Rendered:
+def render_markdown(
+    source: str,
+    *,
+    mentions: Mapping[str, int] | None = None,
+    top_heading: int = PAGE_HEADING,
+) -> Rendered:
     """Render member-written markdown to HTML that is safe to insert as-is.
 
     ``mentions`` maps display names to user ids; only those names become mentions.
+    ``top_heading`` is the level of a ``#`` heading (``PAGE_HEADING`` in a page).
     """
     html = plain_html(source)
     if html is not None:
         return Rendered(html=html, mentioned=_NO_MENTION)
-    return render_full(source, mentions=mentions)
+    return render_full(source, mentions=mentions, top_heading=top_heading)
 
 
-def render_full(source: str, *, mentions: Mapping[str, int] | None = None) -> Rendered:
+def render_full(
+    source: str,
+    *,
+    mentions: Mapping[str, int] | None = None,
+    top_heading: int = PAGE_HEADING,
+) -> Rendered:
     """:func:`render_markdown` without the plain-text shortcut."""
     env: dict[str, Any] = {"mentions": dict(mentions or {})}
-    html = _ALIGN_STYLE.sub(r' class="align-\1"', _MD.render(source, env))
+    tokens = _MD.parse(source, env)
+    if top_heading != 1:
+        for token in tokens:
+            if token.type in ("heading_open", "heading_close"):
+                token.tag = f"h{shifted_level(int(token.tag[1]), top_heading - 1)}"
+    html = _MD.renderer.render(tokens, _MD.options, env)
+    html = _ALIGN_STYLE.sub(r' class="align-\1"', html)
     return Rendered(html=sanitise(html), mentioned=frozenset(env.get("mentioned", ())))
+
+
+def shifted_level(level: int, by: int) -> int:
+    """A heading level moved ``by`` levels, kept within HTML's h1–h6."""
+    return max(1, min(6, level + by))

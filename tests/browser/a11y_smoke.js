@@ -35,6 +35,9 @@
   const ids = [...document.querySelectorAll("[id]")].map((el) => el.id);
   const dupes = ids.filter((id, i) => ids.indexOf(id) !== i);
   if (dupes.length) problems.push(`duplicate ids: ${dupes.join(", ")}`);
-  for (const el of document.querySelectorAll("[style]")) problems.push(`inline style: ${el.tagName}`);
+  // An empty style attribute styles nothing (Playwright's screenshots leave one behind).
+  for (const el of document.querySelectorAll("[style]")) {
+    if (el.getAttribute("style").trim()) problems.push(`inline style: ${el.tagName}`);
+  }
   return problems;
 }

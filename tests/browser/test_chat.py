@@ -18,6 +18,7 @@ from tests.browser.helpers import (
     PAUL,
     PHONE,
     PIERRE,
+    a11y_problems,
     open_chantier_room,
     screenshot,
 )
@@ -74,9 +75,11 @@ def test_two_members_talk_live_reply_and_react(open_page: OpenPage) -> None:
     expect(reply.locator(".mention.mention-me")).to_have_text("@Marie Dupont")
     expect(reply).to_have_class(re.compile("msg-mentions-me"))
     expect(marie.locator("#typing")).to_have_text("")
+    assert a11y_problems(marie) == []
     screenshot(marie, "room-desktop")
 
     reply.get_by_role("button", name="Réagir au message de Paul Sicard").click()
+    assert a11y_problems(marie) == []  # the palette open
     reply.get_by_role("group", name="Choisir une réaction").get_by_role("button", name="🎉").click()
     badge_on_paul = confirmed(paul, answer_end).locator(".msg-reactions .reaction")
     expect(badge_on_paul).to_have_count(1)
@@ -91,6 +94,13 @@ def test_two_members_talk_live_reply_and_react(open_page: OpenPage) -> None:
     badge_on_marie.click()
     expect(badge_on_paul).to_contain_text("1")
     expect(badge_on_paul).to_have_attribute("title", "vous")
+
+    # A member's "#" heading sits under the page's own (the room's h1, the list's h2).
+    marie.get_by_label("Votre message", exact=True).fill(f"# Ordre du jour {tag}")
+    marie.get_by_label("Votre message", exact=True).press("Enter")
+    agenda = confirmed(paul, f"Ordre du jour {tag}")
+    expect(agenda.get_by_role("heading", level=3)).to_have_text(f"Ordre du jour {tag}")
+    assert a11y_problems(paul) == []
     screenshot(paul, "room-desktop-paul")
 
 

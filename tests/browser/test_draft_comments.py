@@ -31,7 +31,6 @@ Cookies = Callable[[str], str]
 
 OLIVIER = "olivier.gay@demo.atelier.test"  # member of group 3: comments, does not edit
 
-# "##": the preview renders the text inside the page, whose only <h1> is the draft's title.
 # Accents and an emoji (two UTF-16 units, one character) come before the passages: the
 # browser counts UTF-16 units, the server characters, pycrdt a mix of both.
 TEXT = (

@@ -163,10 +163,11 @@ def test_two_rapporteurs_write_together(
     expect(paul.locator(".cm-remote-flag", has_text="Marie Dupont")).to_be_attached()
     expect(marie.locator(".cm-remote-caret").first).to_have_attribute("aria-hidden", "true")
 
-    # The preview is the server's rendering: the "# " line is a heading there.
+    # The preview is the server's rendering: the "# " line is a heading there, under the
+    # page's h1 (the draft's title) and the preview's h2.
     for page in (marie, paul):
         preview = page.locator("#draft-preview")
-        expect(preview.locator("h1")).to_have_text("Titre du rapport")
+        expect(preview.get_by_role("heading", level=3)).to_have_text("Titre du rapport")
         expect(preview).to_contain_text("les commerces de proximité ferment.")
         expect(page.locator("#draft-words")).to_have_text("15 mots")
     screenshot(marie, "draft-desktop")
@@ -203,7 +204,7 @@ def test_observer_reads_without_writing(
     expect(text).to_have_attribute("contenteditable", "false")
     expect(text).to_have_attribute("aria-readonly", "true")
     expect(louise.locator(".cm-line", has_text="trois pistes")).to_be_visible()
-    expect(louise.locator("#draft-preview h1")).to_have_text("Relevé")
+    expect(louise.locator("#draft-preview").get_by_role("heading", level=3)).to_have_text("Relevé")
     expect(louise.locator("#draft-presence-list")).to_contain_text("Marie Dupont")
     expect(marie.locator("#draft-presence-list")).to_contain_text("Louise Fournier")
 
@@ -295,9 +296,9 @@ def test_draft_on_a_phone(open_page: OpenPage, app_server: ServerProcess, cookie
     show.tap()
     expect(show).to_have_attribute("aria-selected", "true")
     expect(page.locator("#draft-panel-write")).to_be_hidden()
-    expect(page.get_by_role("tabpanel", name="Aperçu").locator("h1")).to_have_text(
-        "Visite à Figeac"
-    )
+    expect(
+        page.get_by_role("tabpanel", name="Aperçu").get_by_role("heading", level=3)
+    ).to_have_text("Visite à Figeac")
     screenshot(page, "draft-phone-preview")
 
     # The tabs follow the keyboard too (arrows, Home, End); the third is the comments.

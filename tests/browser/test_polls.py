@@ -116,7 +116,7 @@ def test_copilot_opens_members_vote_by_proxy_and_the_result_is_published(
     expect(on_paul.locator(".poll-rank-list li")).to_have_text(
         [re.compile("Plan B"), re.compile("Plan A"), re.compile("Plan C")]
     )
-    assert not a11y_problems(paul)  # before any screenshot: taking one leaves style=""
+    assert not a11y_problems(paul)
     screenshot(paul, "polls-ballot-phone")
     for _ in range(8):
         paul.keyboard.press("Tab")

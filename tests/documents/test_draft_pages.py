@@ -53,9 +53,11 @@ async def test_a_rapporteur_starts_the_report_from_the_saisine(
         page = await http.get(f"/brouillons/{draft_id}")
         assert page.status_code == 200
         preview = (await http.get(f"/api/drafts/{draft_id}/preview")).json()
-        assert "<h1>Contribution</h1>" in preview["html"]
-        assert "<h2>1. Quel bilan ?</h2>" in preview["html"]
-        assert "<h2>2. Quelles priorités ?</h2>" in preview["html"]
+        # In the page, under its own h1 and the preview's h2: "#" is an h3.
+        assert "<h3>Contribution</h3>" in preview["html"]
+        assert "<h4>1. Quel bilan ?</h4>" in preview["html"]
+        assert "<h4>2. Quelles priorités ?</h4>" in preview["html"]
+        assert "<h1>" not in preview["html"]
     async with await client_for(server, world, "marie") as member:
         listing = await member.get("/brouillons", params={"espace": "chantier:1"})
         assert "Commencer un brouillon" not in listing.text  # members read, do not create
@@ -149,6 +151,7 @@ async def test_exports(server: LiveServer, world: World) -> None:
         assert "attachment" in md.headers["content-disposition"]
         page = await http.get(f"/brouillons/{draft_id}/export.html")
         assert "<strong>bourgs-centres</strong>" in page.text
+        assert "<h1>Rapport</h1>" in page.text  # a document of its own: "#" is its h1
         assert "Assemblée des Territoires" in page.text
         assert "Chantier 1.1" in page.text
         assert "Anne Lafont" in page.text

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from documents.rendering import render_markdown
+from documents.rendering import DOCUMENT_HEADING, render_markdown
 
 HOSTILE = [
     "<script>alert(1)</script>",
@@ -95,7 +95,7 @@ def test_markdown_features_members_use() -> None:
     source = "# Titre\n\n**gras** *italique* ~~barré~~\n\n- un\n- deux\n\n> citation\n\n`code`"
     html = render_markdown(source).html
     for fragment in (
-        "<h1>Titre</h1>",
+        "<h3>Titre</h3>",
         "<strong>gras</strong>",
         "<em>italique</em>",
         "<s>barré</s>",
@@ -133,3 +133,18 @@ def test_table_alignment_is_a_class_not_an_inline_style() -> None:
     assert '<th class="align-left">a</th>' in html
     assert '<td class="align-center">2</td>' in html
     assert '<td class="align-right">3</td>' in html
+
+
+def test_headings_sit_under_the_pages_own() -> None:
+    """In a page, whose h1 names the room or the draft and whose sections are h2, a
+    member's "#" is an h3, and deeper levels follow down to h6; an export keeps h1."""
+    source = "# Un\n\n## Deux\n\n### Trois\n\n#### Quatre\n\n##### Cinq\n\n###### Six"
+    in_page = render_markdown(source).html
+    assert re.findall(r"<(h\d)>", in_page) == ["h3", "h4", "h5", "h6", "h6", "h6"]
+    exported = render_markdown(source, top_heading=DOCUMENT_HEADING).html
+    assert re.findall(r"<(h\d)>", exported) == ["h1", "h2", "h3", "h4", "h5", "h6"]
+    assert re.findall(r"</(h\d)>", in_page) == ["h3", "h4", "h5", "h6", "h6", "h6"]
+    # Text that only looks like a heading tag stays text.
+    assert render_markdown("`<h1>` et <h2>x</h2>").html == (
+        "<p><code>&lt;h1&gt;</code> et &lt;h2&gt;x&lt;/h2&gt;</p>\n"
+    )

@@ -60,6 +60,14 @@ def test_two_members_talk_live_reply_and_react(open_page: OpenPage) -> None:
     expect(on_paul.locator("time")).to_contain_text("aujourd'hui")
     expect(confirmed(marie, question)).to_be_visible()
     expect(marie.locator("article.msg-pending")).to_have_count(0)
+    # A screen reader hears it as one sentence, not the article with its time and buttons;
+    # one's own messages are not read out.
+    expect(paul.locator("#messages")).to_have_attribute("aria-live", "off")
+    expect(paul.locator("#message-announcer")).to_have_attribute("aria-live", "polite")
+    expect(paul.locator("#message-announcer p")).to_have_text(
+        [f"Marie Dupont, Discussion générale : {question}"]
+    )
+    expect(marie.locator("#message-announcer p")).to_have_count(0)
 
     on_paul.get_by_role("button", name="Répondre au message de Marie Dupont").click()
     expect(paul.locator("#reply-preview")).to_contain_text("Réponse à Marie Dupont")
@@ -75,6 +83,9 @@ def test_two_members_talk_live_reply_and_react(open_page: OpenPage) -> None:
     expect(reply.locator(".mention.mention-me")).to_have_text("@Marie Dupont")
     expect(reply).to_have_class(re.compile("msg-mentions-me"))
     expect(marie.locator("#typing")).to_have_text("")
+    expect(marie.locator("#message-announcer p").last).to_have_text(
+        f"Paul Sicard, Discussion générale : Jeudi me convient @Marie Dupont, {answer_end}"
+    )
     assert a11y_problems(marie) == []
     screenshot(marie, "room-desktop")
 

@@ -44,6 +44,8 @@ const MODERATION_FRAMES = new Set(["flag.raised", "flag.resolved", "announcement
 const READ_DELAY_MS = 600;
 const BOTTOM_SLACK_PX = 48;
 const EVENTS_PAGE = 500;
+const ANNOUNCED_CHARS = 280; // a new message read out is cut there
+const ANNOUNCED_KEPT = 3;
 
 async function getJSON(url) {
   const response = await fetch(url, { headers: { accept: "application/json" } });
@@ -77,6 +79,7 @@ class ChatPage {
     this.log = byId("messages");
     this.pendingList = byId("pending-list");
     this.olderButton = byId("load-older");
+    this.messageAnnouncer = byId("message-announcer");
     this.historyNote = byId("history-note");
     this.newBelowButton = byId("new-below");
   }
@@ -314,6 +317,7 @@ class ChatPage {
         getJSON(`/api/rooms/${this.roomId}/topics`),
       ]);
       this.store.load(page.messages, page.last_seq);
+      this.messageAnnouncer.replaceChildren();
       this.store.setTopics(topics.topics);
       for (const message of page.messages) this.learn(message);
       this.firstUnread = null;
@@ -340,13 +344,19 @@ class ChatPage {
     if (POLL_EVENTS.has(event.type)) this.polls.onEvent(event);
     if (change.kind === "added") this.added(change.message);
     else if (change.kind === "updated") {
-      for (const id of change.ids) this.redraw(id);
+      for (const id of change.ids) {
+        this.unannounce(id);
+        this.redraw(id);
+      }
       // The store has counted the change: every member asking the server again at once
       // would recount the whole room as many times (docs/performance.md, finding 36).
       if (change.topics) this.renderSide();
       if (change.state) this.moderation.render();
     } else if (change.kind === "state") {
-      for (const id of change.ids || []) this.redraw(id);
+      for (const id of change.ids || []) {
+        this.unannounce(id);
+        this.redraw(id);
+      }
       this.moderation.render();
       if (change.announce) this.side.status(t(`js.state.${change.announce}`, { s: event.seconds }));
     } else if (change.kind === "topics") {
@@ -374,6 +384,7 @@ class ChatPage {
     }
     if (!mine && !(this.isReading() && this.shows(message))) this.store.countUnread(message, this.me.id);
     const el = this.insert(message);
+    if (el && !mine && !this.syncing) this.announce(message, el);
     this.renderSide();
     if (el) {
       if (mine || wasAtBottom) this.scrollToBottom();
@@ -387,6 +398,28 @@ class ChatPage {
 
   shows(message) {
     return this.filter === null || message.topic === this.filter;
+  }
+
+  /**
+   * A screen reader hears a new message as one sentence: who, in which topic, what. The
+   * list is not a live region (its articles carry the time and the buttons Répondre,
+   * Réagir…, which would be read with every message); the backlog fetched after a
+   * reconnection is not read out, nor one's own messages. The last few stay, until
+   * their message changes (`unannounce`).
+   */
+  announce(message, el) {
+    const text = (el.querySelector(".msg-body")?.textContent || "").replace(/\s+/g, " ").trim();
+    const short = text.length > ANNOUNCED_CHARS ? `${text.slice(0, ANNOUNCED_CHARS - 1)}…` : text;
+    const line = t("js.msg.spoken", { a: message.author.name, topic: message.topic, text: short });
+    this.messageAnnouncer.append(h("p", { text: line, dataset: { id: message.id } }));
+    while (this.messageAnnouncer.childElementCount > ANNOUNCED_KEPT) {
+      this.messageAnnouncer.firstElementChild.remove();
+    }
+  }
+
+  /** An edited, deleted or hidden message's old text must not stay in the page. */
+  unannounce(id) {
+    for (const line of this.messageAnnouncer.querySelectorAll(`p[data-id="${Number(id)}"]`)) line.remove();
   }
 
   // -- drawing ---------------------------------------------------------------------------

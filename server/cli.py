@@ -39,20 +39,21 @@ def migrate(settings: Settings) -> None:
     command.upgrade(alembic_config(settings), "head")
 
 
-async def migrate_async(url: str) -> None:
-    """``migrate`` for callers already inside an event loop (tests, benchmarks)."""
+async def migrate_async(url: str, revision: str = "head", *, down: bool = False) -> None:
+    """``migrate`` for callers already inside an event loop (tests, benchmarks); ``down``
+    goes back to ``revision`` (the tests of a data migration)."""
     from server.database import make_engine
 
     engine = make_engine(url)
     config = alembic_config(Settings(database_url=url))
 
-    def upgrade(connection: object) -> None:
+    def run(connection: object) -> None:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        (command.downgrade if down else command.upgrade)(config, revision)
 
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(upgrade)
+            await connection.run_sync(run)
     finally:
         await engine.dispose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,9 @@ PAUL = "paul.sicard@demo.atelier.test"
 LOUISE = "louise.fournier@demo.atelier.test"
 SOPHIE = "sophie.vidal@demo.atelier.test"
 PIERRE = "pierre.rouquette@demo.atelier.test"  # copilote of group 3 (chantier 3.2's group)
+HELENE = "helene.marty@demo.atelier.test"  # comité d'animation (and a member of group 3)
+OLIVIER = "olivier.gay@demo.atelier.test"  # a member of groups 3 and 1, no other role
+ADMIN = "administration.atelier@demo.atelier.test"
 BOURGS_CENTRES = "La politique des bourgs-centres"
 
 
@@ -42,6 +46,12 @@ _AXE_RUN = """tags => axe.run(document, {runOnly: {type: "tag", values: tags}}).
     `${v.id} (${v.impact}): ${n.target.join(" ")} — ${n.failureSummary.replace(/\\s+/g, " ")}`)))"""
 
 
+@cache
+def _axe_source() -> str:
+    assert AXE.exists(), f"{AXE} is missing: run `npm ci` (`make test` does)"
+    return AXE.read_text(encoding="utf-8")
+
+
 def a11y_problems(page: Any) -> list[str]:
     """The page as it is now, checked twice: the project's structural smoke (what a
     screen-reader user needs of every page: landmarks, one h1, names, labels) and
@@ -49,7 +59,6 @@ def a11y_problems(page: Any) -> list[str]:
     Content-Security-Policy does not block since Playwright evaluates it, not a tag."""
     problems: list[str] = page.evaluate(A11Y_SMOKE)
     if not page.evaluate("typeof axe !== 'undefined'"):
-        assert AXE.exists(), f"{AXE} is missing: run `npm ci` (`make test` does)"
-        page.evaluate(AXE.read_text(encoding="utf-8"))
+        page.evaluate(_axe_source())
     problems += page.evaluate(_AXE_RUN, AXE_TAGS)
     return problems

@@ -13,17 +13,17 @@ from typing import Any
 import pytest
 
 from tests.browser.helpers import (
+    ADMIN,
     DESKTOP,
+    HELENE,
     LOUISE,
     MARIE,
+    OLIVIER,
     PHONE,
     PIERRE,
     a11y_problems,
 )
 
-ADMIN = "administration.atelier@demo.atelier.test"
-COMITE = "helene.marty@demo.atelier.test"
-MEMBER = "olivier.gay@demo.atelier.test"  # a member of two groups, no other role
 # Downloads (exports, the API's JSON, CSV) are not pages; signing out is a form, not a link.
 NOT_PAGES = re.compile(r"/export|\.(json|csv|md|pdf|docx|odt|html)$|^/(static|api)/")
 
@@ -76,10 +76,10 @@ def _crawl(page: Any, depth: int = 3) -> dict[str, list[str]]:
     ("email", "viewport"),
     [
         pytest.param(ADMIN, DESKTOP, id="admin"),
-        pytest.param(COMITE, DESKTOP, id="comite"),
+        pytest.param(HELENE, DESKTOP, id="comite"),
         pytest.param(PIERRE, DESKTOP, id="copilote"),
         pytest.param(MARIE, DESKTOP, id="rapporteure"),
-        pytest.param(MEMBER, DESKTOP, id="membre"),
+        pytest.param(OLIVIER, DESKTOP, id="membre"),
         pytest.param(LOUISE, DESKTOP, id="observatrice"),
         pytest.param(MARIE, PHONE, id="rapporteure-phone"),
         pytest.param(PIERRE, PHONE, id="copilote-phone"),

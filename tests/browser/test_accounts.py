@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.helpers import PHONE, a11y_problems, screenshot
+from tests.browser.helpers import ADMIN, PHONE, a11y_problems, screenshot
 from tests.processes import ROOT, ServerProcess
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -85,8 +85,7 @@ def test_sign_in_then_profile_and_sign_out(open_page: OpenPage, app_server: Serv
 def test_the_profile_fits_a_phone_with_a_long_address(open_page: OpenPage) -> None:
     """The account's deletion asks for the address in its label; a long one, which has
     no place to break, widened the page past a phone's screen."""
-    admin = "administration.atelier@demo.atelier.test"
-    page = open_page(admin, viewport=PHONE, is_mobile=True, has_touch=True)
+    page = open_page(ADMIN, viewport=PHONE, is_mobile=True, has_touch=True)
     page.goto("/profil")
-    expect(page.get_by_text(f"({admin})", exact=False)).to_be_visible()
+    expect(page.get_by_text(f"({ADMIN})", exact=False)).to_be_visible()
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]

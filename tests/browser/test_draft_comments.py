@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.helpers import LOUISE, MARIE, PAUL, PHONE, a11y_problems, screenshot
+from tests.browser.helpers import LOUISE, MARIE, OLIVIER, PAUL, PHONE, a11y_problems, screenshot
 from tests.browser.test_drafts import (
     create_draft,
     draft_bundle,  # noqa: F401 - the autouse fixture that builds the draft bundle
@@ -29,7 +29,6 @@ pytestmark = pytest.mark.browser
 OpenPage = Callable[..., Any]
 Cookies = Callable[[str], str]
 
-OLIVIER = "olivier.gay@demo.atelier.test"  # member of group 3: comments, does not edit
 
 # Accents and an emoji (two UTF-16 units, one character) come before the passages: the
 # browser counts UTF-16 units, the server characters, pycrdt a mix of both.

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.browser.helpers import (
+    HELENE,
     MARIE,
     PAUL,
     PHONE,
@@ -25,7 +26,6 @@ expect = pytest.importorskip("playwright.sync_api").expect
 pytestmark = pytest.mark.browser
 
 OpenPage = Callable[..., Any]
-HELENE = "helene.marty@demo.atelier.test"  # comité d'animation (and a member of group 3)
 ELODIE = "elodie.cazals@demo.atelier.test"  # member of group 3: writes in chantier 3.2's room
 
 

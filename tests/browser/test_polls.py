@@ -15,13 +15,20 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.browser.helpers import MARIE, PAUL, PIERRE, a11y_problems, open_chantier_room, screenshot
+from tests.browser.helpers import (
+    MARIE,
+    OLIVIER,
+    PAUL,
+    PIERRE,
+    a11y_problems,
+    open_chantier_room,
+    screenshot,
+)
 
 expect = pytest.importorskip("playwright.sync_api").expect
 pytestmark = pytest.mark.browser
 
 OpenPage = Callable[..., Any]
-OLIVIER = "olivier.gay@demo.atelier.test"  # member of group 3
 ROOM = "Attirer de nouvelles populations"  # chantier 3.1: the other tests talk in 3.2
 PHONE = {"width": 390, "height": 844}
 PARIS = ZoneInfo("Europe/Paris")

@@ -1,10 +1,10 @@
-"""The migrations build exactly the schema the models describe, on both backends."""
+"""The migrations build exactly the schema the models describe, on both backends, and the
+data migrations move what was stored before them."""
 
 from __future__ import annotations
 
 import json
 
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import insert, text
@@ -14,8 +14,7 @@ import documents.models  # noqa: F401
 from auth.base import Base, dumps
 from documents.rendering import render_markdown
 from rooms.models import Message, Room, RoomEvent
-from server.cli import alembic_config
-from server.config import Settings
+from server.cli import migrate_async
 from server.database import Database, make_engine
 from tests.factories import build_world, message_row
 
@@ -30,21 +29,6 @@ async def test_models_and_migrations_agree(database_url: str) -> None:
     finally:
         await engine.dispose()
     assert diff == []
-
-
-async def _migrate(url: str, revision: str, *, down: bool = False) -> None:
-    engine = make_engine(url)
-    config = alembic_config(Settings(database_url=url))
-
-    def run(connection: object) -> None:
-        config.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(config, revision)
-
-    try:
-        async with engine.begin() as connection:
-            await connection.run_sync(run)
-    finally:
-        await engine.dispose()
 
 
 async def test_stored_headings_move_under_the_pages_own(database_url: str, db: Database) -> None:
@@ -93,7 +77,7 @@ async def test_stored_headings_move_under_the_pages_own(database_url: str, db: D
             await engine.dispose()
         return row[0], row[1], json.loads(row[2])
 
-    await _migrate(database_url, "0009", down=True)
+    await migrate_async(database_url, "0009", down=True)
     before, room_before, frame_before = await stored()
     assert (
         before
@@ -104,7 +88,7 @@ async def test_stored_headings_move_under_the_pages_own(database_url: str, db: D
             "<p>Le code <code>&lt;h1&gt;</code> reste du texte.</p>\n"
         )
     )
-    await _migrate(database_url, "head")
+    await migrate_async(database_url)
     after, room_after, frame_after = await stored()
     assert after == room_after == frame_after["message"]["html"] == html
     assert "<h3>Ordre du jour</h3>" in html

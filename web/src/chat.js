@@ -8,6 +8,7 @@
 import { byId, h, readJSON, replacePreservingFocus, uuid } from "./dom.js";
 import { formatWhen } from "./dates.js";
 import { t, tn } from "./i18n.js";
+import { shorten } from "./text.js";
 import { renderDivider, renderMessage } from "./messages.js";
 import { Composer } from "./composer.js";
 import { RoomModeration } from "./moderation.js";
@@ -344,19 +345,13 @@ class ChatPage {
     if (POLL_EVENTS.has(event.type)) this.polls.onEvent(event);
     if (change.kind === "added") this.added(change.message);
     else if (change.kind === "updated") {
-      for (const id of change.ids) {
-        this.unannounce(id);
-        this.redraw(id);
-      }
+      this.changed(change.ids);
       // The store has counted the change: every member asking the server again at once
       // would recount the whole room as many times (docs/performance.md, finding 36).
       if (change.topics) this.renderSide();
       if (change.state) this.moderation.render();
     } else if (change.kind === "state") {
-      for (const id of change.ids || []) {
-        this.unannounce(id);
-        this.redraw(id);
-      }
+      this.changed(change.ids || []);
       this.moderation.render();
       if (change.announce) this.side.status(t(`js.state.${change.announce}`, { s: event.seconds }));
     } else if (change.kind === "topics") {
@@ -405,21 +400,24 @@ class ChatPage {
    * list is not a live region (its articles carry the time and the buttons Répondre,
    * Réagir…, which would be read with every message); the backlog fetched after a
    * reconnection is not read out, nor one's own messages. The last few stay, until
-   * their message changes (`unannounce`).
+   * their message changes (`changed`).
    */
   announce(message, el) {
-    const text = (el.querySelector(".msg-body")?.textContent || "").replace(/\s+/g, " ").trim();
-    const short = text.length > ANNOUNCED_CHARS ? `${text.slice(0, ANNOUNCED_CHARS - 1)}…` : text;
-    const line = t("js.msg.spoken", { a: message.author.name, topic: message.topic, text: short });
+    const text = shorten(el.querySelector(".msg-body")?.textContent, ANNOUNCED_CHARS);
+    const line = t("js.msg.spoken", { a: message.author.name, topic: message.topic, text });
     this.messageAnnouncer.append(h("p", { text: line, dataset: { id: message.id } }));
     while (this.messageAnnouncer.childElementCount > ANNOUNCED_KEPT) {
       this.messageAnnouncer.firstElementChild.remove();
     }
   }
 
-  /** An edited, deleted or hidden message's old text must not stay in the page. */
-  unannounce(id) {
-    for (const line of this.messageAnnouncer.querySelectorAll(`p[data-id="${Number(id)}"]`)) line.remove();
+  /** Messages the log changed (edited, deleted, hidden, reacted to): drawn again, and
+   * their old text no longer left in the announcer. */
+  changed(ids) {
+    for (const id of ids) {
+      for (const line of this.messageAnnouncer.querySelectorAll(`p[data-id="${Number(id)}"]`)) line.remove();
+      this.redraw(id);
+    }
   }
 
   // -- drawing ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import { Decoration, EditorView } from "@codemirror/view";
 import { byId, h } from "./dom.js";
 import { formatFull, formatWhen } from "./dates.js";
 import { locale, t, tn } from "./i18n.js";
+import { shorten } from "./text.js";
 
 const REMOTE_QUIET_MS = 1000;
 const PEER_SIGNAL_MS = 250;
@@ -160,10 +161,6 @@ function unitOffsets(text, wanted) {
   return result;
 }
 
-function shorten(text, max) {
-  const flat = text.replace(/\s+/g, " ").trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
-}
 
 class ApiError extends Error {
   constructor(message, code = "", data = null) {

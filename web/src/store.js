@@ -2,12 +2,13 @@
 // position in the room's event log. No DOM here: `apply(event)` returns what changed and
 // chat.js redraws it. Event shapes: rooms/events.py and rooms/shapes.py.
 
+import { shorten } from "./text.js";
+
 export const PAGE_SIZE = 50;
 const EXCERPT_CHARS = 140;
 
 export function excerptOf(source) {
-  const text = (source || "").split(/\s+/).filter(Boolean).join(" ");
-  return text.length <= EXCERPT_CHARS ? text : `${text.slice(0, EXCERPT_CHARS - 1)}…`;
+  return shorten(source, EXCERPT_CHARS);
 }
 
 export class RoomStore {

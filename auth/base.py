@@ -44,6 +44,53 @@ def dumps(frame: Any) -> str:
     return orjson.dumps(frame, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+# Every integer column is an ``INTEGER``, 32-bit on PostgreSQL: an id, position or
+# count from a client outside this range matches no row and could not be stored, and
+# PostgreSQL's driver refuses it halfway through an action. Clients' input is checked
+# against it at the edge (``server.protocol``, ``server.views.common``).
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+
+
+def in_int_range(value: int) -> bool:
+    return INT_MIN <= value <= INT_MAX
+
+
+def as_id(raw: str) -> int | None:
+    """A row id written in text (a query parameter, a form field, the number in a space
+    key such as ``chantier:6``), or ``None`` when ``raw`` is not one: not ASCII digits
+    (``"²".isdigit()`` is true), or beyond ``INT_MAX``. Callers answer as for an id that
+    matches no row."""
+    if not (raw.isascii() and raw.isdigit()):
+        return None
+    value = int(raw)
+    return value if value <= INT_MAX else None
+
+
+def has_nul(value: Any) -> bool:
+    """A NUL character anywhere in decoded JSON (strings, list items, object keys and
+    values): PostgreSQL's text and JSON columns cannot hold one, and no member types one
+    (it comes from a broken client or pasted binary), so input loses them at the edge
+    (:func:`without_nul`), as a message's text always did."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(has_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(has_nul(key) or has_nul(item) for key, item in value.items())
+    return False
+
+
+def without_nul(value: Any) -> Any:
+    """``value`` with the NUL characters taken out of every string in it (a copy)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {without_nul(key): without_nul(item) for key, item in value.items()}
+    return value
+
+
 def utcnow() -> dt.datetime:
     """Timezone-aware now in UTC; every stored timestamp goes through here."""
     return dt.datetime.now(dt.UTC)

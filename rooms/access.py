@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.base import as_id
 from auth.models import User
 from auth.roles import Permission, Role, Scope, allows, scope_of
 from documents.errors import DraftNotFound
@@ -187,8 +188,9 @@ async def _reachable_room_ids(session: AsyncSession, user_id: int) -> set[int]:
     ids: dict[str, set[int]] = {"group": set(), "chantier": set(), "room": set()}
     for space in spaces:
         kind, _, key = space.partition(":")
-        if kind in ids and key.isdigit():
-            ids[kind].add(int(key))
+        space_id = as_id(key)
+        if kind in ids and space_id is not None:
+            ids[kind].add(space_id)
     if not any(ids.values()):
         return set()
     chantiers_of_groups = select(Chantier.id).where(Chantier.group_id.in_(ids["group"]))
@@ -241,8 +243,9 @@ async def space_chain(session: AsyncSession, space: str) -> list[str]:
     """The spaces whose roles apply in ``space`` (a group's roles reach its chantiers)."""
     chain = [ASSEMBLY]
     kind, _, raw = space.partition(":")
-    if kind == "chantier" and raw.isdigit():
-        group_id = await session.scalar(select(Chantier.group_id).where(Chantier.id == int(raw)))
+    chantier_id = as_id(raw)
+    if kind == "chantier" and chantier_id is not None:
+        group_id = await session.scalar(select(Chantier.group_id).where(Chantier.id == chantier_id))
         chain.append(f"group:{group_id}")
     if space != ASSEMBLY:
         chain.append(space)

@@ -13,6 +13,7 @@ import sys
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -20,6 +21,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from auth.base import INT_MAX
 from server.broker import create_broker
 from server.config import Settings, load_settings
 from server.database import Database, make_engine
@@ -48,6 +50,7 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
 ]
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+NUL_IN_QUERY = (b"%00", b"\x00")
 WRITER_SWITCH_INTERVAL = 0.0005  # seconds; CPython's default is 0.005
 
 
@@ -68,6 +71,11 @@ class SecurityMiddleware:
                 # room events through its transport.
                 scope[RAW_SEND] = send
             await self.app(scope, receive, send)
+            return
+        if any(nul in scope["query_string"] for nul in NUL_IN_QUERY):
+            # No link or form puts one there, and PostgreSQL cannot compare text with it.
+            response = PlainTextResponse("Requête incorrecte.", status_code=400)
+            await response(scope, receive, send)
             return
         request = Request(scope)
         if request.method in UNSAFE_METHODS and not self._same_site(request):
@@ -94,6 +102,39 @@ class SecurityMiddleware:
         )
 
 
+def up_to(limit: int) -> str:
+    """A regular expression of the decimal numbers from 0 to ``limit`` (leading zeros
+    allowed on shorter ones): the shorter numbers, then for each position of ``limit``
+    those equal to it so far and lower there, then ``limit`` itself."""
+    digits = str(limit)
+    size = len(digits)
+    branches = [f"[0-9]{{1,{size - 1}}}"] if size > 1 else []
+    for i, digit in enumerate(digits):
+        low = 1 if i == 0 and size > 1 else 0  # no leading zero, except 0 itself
+        if int(digit) > low:
+            rest = f"[0-9]{{{size - i - 1}}}" if i < size - 1 else ""
+            branches.append(f"{digits[:i]}[{low}-{int(digit) - 1}]{rest}")
+    branches.append(digits)
+    return "|".join(branches)
+
+
+class IdConvertor(Convertor[int]):
+    """``{name:id}``: a row id in a path. Only numbers an ``INTEGER`` column can hold
+    match, so a path with a larger one is a plain 404 instead of an error from
+    PostgreSQL's driver (``auth.base.INT_MAX``)."""
+
+    regex = f"(?:{up_to(INT_MAX)})"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(int(value))
+
+
+register_url_convertor("id", IdConvertor())
+
+
 async def healthz(_: Request) -> Response:
     return PlainTextResponse("ok")
 
@@ -106,12 +147,12 @@ def routes() -> list[Route | Mount | WebSocketRoute]:
         Route("/connexion/oidc", oidc.oidc_login, methods=["GET"], name="oidc_login"),
         Route("/connexion/oidc/retour", oidc.oidc_callback, methods=["GET"], name="oidc_callback"),
         Route("/deconnexion", pages.logout, methods=["POST"], name="logout"),
-        Route("/salons/{room_id:int}", pages.room_page, name="room"),
-        Route("/salons/{room_id:int}/moderation", moderation.moderation_page),
-        Route("/salons/{room_id:int}/votes", polls.polls_page),
-        Route("/salons/{room_id:int}/votes/{poll_id:int}", polls.result_page),
+        Route("/salons/{room_id:id}", pages.room_page, name="room"),
+        Route("/salons/{room_id:id}/moderation", moderation.moderation_page),
+        Route("/salons/{room_id:id}/votes", polls.polls_page),
+        Route("/salons/{room_id:id}/votes/{poll_id:id}", polls.result_page),
         Route(
-            "/salons/{room_id:int}/moderation/membres/{user_id:int}/{act:str}",
+            "/salons/{room_id:id}/moderation/membres/{user_id:id}/{act:str}",
             moderation.lift,
             methods=["POST"],
         ),
@@ -129,52 +170,50 @@ def routes() -> list[Route | Mount | WebSocketRoute]:
         Route("/admin/invitations", admin.invite, methods=["POST"]),
         Route("/admin/roles", admin.assign_role, methods=["POST"]),
         Route("/admin/roles/retrait", admin.remove_role, methods=["POST"]),
-        Route("/admin/membres/{user_id:int}/desactivation", admin.deactivate, methods=["POST"]),
+        Route("/admin/membres/{user_id:id}/desactivation", admin.deactivate, methods=["POST"]),
         Route("/admin/journal", admin.audit_log),
         Route("/notifications", notifications.notifications),
         Route("/notifications/lues", notifications.mark_read, methods=["POST"]),
         Route("/brouillons", drafts.space_drafts, name="drafts"),
         Route("/brouillons", drafts.create, methods=["POST"]),
-        Route("/brouillons/{draft_id:int}", drafts.editor, name="draft"),
-        Route("/brouillons/{draft_id:int}/verrou", drafts.set_lock, methods=["POST"]),
+        Route("/brouillons/{draft_id:id}", drafts.editor, name="draft"),
+        Route("/brouillons/{draft_id:id}/verrou", drafts.set_lock, methods=["POST"]),
+        Route("/brouillons/{draft_id:id}/ouverture", drafts.set_members_can_edit, methods=["POST"]),
+        Route("/brouillons/{draft_id:id}/versions", drafts.versions),
+        Route("/brouillons/{draft_id:id}/versions", drafts.name_version, methods=["POST"]),
         Route(
-            "/brouillons/{draft_id:int}/ouverture", drafts.set_members_can_edit, methods=["POST"]
-        ),
-        Route("/brouillons/{draft_id:int}/versions", drafts.versions),
-        Route("/brouillons/{draft_id:int}/versions", drafts.name_version, methods=["POST"]),
-        Route(
-            "/brouillons/{draft_id:int}/versions/{number:int}/restauration",
+            "/brouillons/{draft_id:id}/versions/{number:id}/restauration",
             drafts.restore,
             methods=["POST"],
         ),
-        Route("/brouillons/{draft_id:int}/export.{fmt:str}", drafts.export),
-        Route("/api/drafts/{draft_id:int}/preview", drafts.preview),
-        Route("/api/drafts/{draft_id:int}/comments", drafts.list_comments),
-        Route("/api/drafts/{draft_id:int}/comments", drafts.add_comment, methods=["POST"]),
+        Route("/brouillons/{draft_id:id}/export.{fmt:str}", drafts.export),
+        Route("/api/drafts/{draft_id:id}/preview", drafts.preview),
+        Route("/api/drafts/{draft_id:id}/comments", drafts.list_comments),
+        Route("/api/drafts/{draft_id:id}/comments", drafts.add_comment, methods=["POST"]),
         Route(
-            "/api/drafts/{draft_id:int}/comments/{comment_id:int}/resolve",
+            "/api/drafts/{draft_id:id}/comments/{comment_id:id}/resolve",
             drafts.resolve_comment,
             methods=["POST"],
         ),
         Route(
-            "/api/drafts/{draft_id:int}/comments/{comment_id:int}/decision",
+            "/api/drafts/{draft_id:id}/comments/{comment_id:id}/decision",
             drafts.decide_suggestion,
             methods=["POST"],
         ),
-        Route("/api/rooms/{room_id:int}/messages", api.room_messages),
-        Route("/api/rooms/{room_id:int}/events", api.room_events),
-        Route("/api/rooms/{room_id:int}/topics", api.room_topics),
-        Route("/api/rooms/{room_id:int}/state", moderation.room_state_json),
-        Route("/api/rooms/{room_id:int}/moderation", moderation.moderation_json),
+        Route("/api/rooms/{room_id:id}/messages", api.room_messages),
+        Route("/api/rooms/{room_id:id}/events", api.room_events),
+        Route("/api/rooms/{room_id:id}/topics", api.room_topics),
+        Route("/api/rooms/{room_id:id}/state", moderation.room_state_json),
+        Route("/api/rooms/{room_id:id}/moderation", moderation.moderation_json),
         Route("/api/unread", api.unread),
-        Route("/api/rooms/{room_id:int}/polls", polls.polls_json),
-        Route("/api/rooms/{room_id:int}/polls/{poll_id:int}/result", polls.result_json),
-        Route("/api/rooms/{room_id:int}/polls/{poll_id:int}/result.md", polls.result_md),
-        Route("/api/rooms/{room_id:int}/polls/{poll_id:int}/result.csv", polls.result_csv),
-        Route("/api/messages/{message_id:int}/history", api.message_history),
+        Route("/api/rooms/{room_id:id}/polls", polls.polls_json),
+        Route("/api/rooms/{room_id:id}/polls/{poll_id:id}/result", polls.result_json),
+        Route("/api/rooms/{room_id:id}/polls/{poll_id:id}/result.md", polls.result_md),
+        Route("/api/rooms/{room_id:id}/polls/{poll_id:id}/result.csv", polls.result_csv),
+        Route("/api/messages/{message_id:id}/history", api.message_history),
         Route("/healthz", healthz),
         WebSocketRoute("/ws", chat_endpoint),
-        WebSocketRoute("/ws/drafts/{draft_id:int}", draft_endpoint),
+        WebSocketRoute("/ws/drafts/{draft_id:id}", draft_endpoint),
         Mount(
             "/static", app=StaticFiles(directory=str(STATIC_DIR), check_dir=False), name="static"
         ),

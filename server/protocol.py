@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from auth.base import dumps
+from auth.base import dumps, has_nul, in_int_range, without_nul
 
 MAX_FRAME_BYTES = 64 * 1024
 MAX_REQUEST_ID_CHARS = 64
@@ -228,7 +228,7 @@ def _check_field(name: str, spec: Field, value: Any, request_id: str | None) -> 
         raise ProtocolError("bad_frame", request_id, field=name, reason="type")
     if spec.max_len is not None and len(value) > spec.max_len:
         raise ProtocolError("bad_frame", request_id, field=name, reason="too_long")
-    if spec.kind is int and not -(2**62) < value < 2**62:
+    if spec.kind is int and not in_int_range(value):
         raise ProtocolError("bad_frame", request_id, field=name, reason="range")
 
 
@@ -237,9 +237,13 @@ def _check_subscriptions(rooms: list[Any], request_id: str | None) -> list[tuple
     for entry in rooms:
         if not isinstance(entry, dict) or not _is_kind(entry.get("room_id"), int):
             raise ProtocolError("bad_frame", request_id, field="rooms", reason="type")
+        if not in_int_range(entry["room_id"]):
+            raise ProtocolError("bad_frame", request_id, field="rooms", reason="range")
         after = entry.get("after_seq")
         if after is not None and (not _is_kind(after, int) or after < 0):
             raise ProtocolError("bad_frame", request_id, field="after_seq", reason="type")
+        if after is not None and not in_int_range(after):
+            raise ProtocolError("bad_frame", request_id, field="after_seq", reason="range")
         wanted.append((entry["room_id"], after))
     return wanted
 
@@ -276,13 +280,15 @@ def parse_frame(text: str | bytes | None) -> Command:
                 raise ProtocolError("bad_frame", request_id, field=name, reason="missing")
             continue
         _check_field(name, spec, value, request_id)
-        fields[name] = value
+        fields[name] = without_nul(value) if has_nul(value) else value
     if frame_type == "subscribe":
         fields["rooms"] = _check_subscriptions(fields["rooms"], request_id)
     elif frame_type in ("unsubscribe", "messages.move"):
         key = "room_ids" if frame_type == "unsubscribe" else "message_ids"
         if not all(_is_kind(v, int) for v in fields[key]):
             raise ProtocolError("bad_frame", request_id, field=key, reason="type")
+        if not all(in_int_range(v) for v in fields[key]):
+            raise ProtocolError("bad_frame", request_id, field=key, reason="range")
     elif frame_type == "react" and fields["op"] not in ("add", "remove"):
         raise ProtocolError("bad_frame", request_id, field="op", reason="value")
     fields.pop("id", None)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth import audit
 from auth.actions import do_create_user, normalise_email
-from auth.base import dumps, utcnow
+from auth.base import as_id, dumps, utcnow
 from auth.errors import InvalidAccountInput, InvalidToken, ParityError
 from auth.models import Invitation, User
 from auth.passwords import check_password_policy, hash_password
@@ -70,7 +70,8 @@ async def check_space(session: AsyncSession, space: str) -> str:
     model = {"group": Group, "chantier": Chantier, "room": Room}.get(kind)
     if space == ASSEMBLY:
         return space
-    if model is None or not raw_id.isdigit() or await session.get(model, int(raw_id)) is None:
+    row_id = as_id(raw_id)
+    if model is None or row_id is None or await session.get(model, row_id) is None:
         raise InvalidAccountInput(field="space", reason="unknown", space=space)
     return space
 

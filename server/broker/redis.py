@@ -3,8 +3,9 @@
 Every process hears every channel (each hub sorts what it hears), so the broker's
 channels need not be Redis channels: what waits to go out is packed into one ``PUBLISH``
 on the single channel ``<prefix>bus``, as ``<instance>`` followed by the JSON list of
-``[channel, message]`` pairs. A commit's events, or all the events of a busy moment, thus
-cost Redis, the sender and each listener one message, not one each: through redis-py a
+``[channel, message]`` pairs (encoded by ``orjson``, as every frame). A commit's events,
+or all the events of a busy moment, thus cost Redis, the sender and each listener one
+message, not one each: through redis-py a
 publish and its echo cost about 100 µs of CPU, which at 500 messages/s was a quarter of a
 process's samples (docs/performance.md, finding 20).
 
@@ -32,12 +33,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
 import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 
+import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -150,7 +151,7 @@ class RedisBroker:
                 size += len(item[1])
                 batch.append(item)
             try:
-                heard = await self._client.publish(self._bus, self._instance + json.dumps(batch))
+                heard = await self._client.publish(self._bus, self._own + orjson.dumps(batch))
             except (RedisError, OSError) as exc:
                 log.warning(
                     "Redis publish of %d messages failed (%s); peers will resync", len(batch), exc
@@ -222,7 +223,7 @@ class RedisBroker:
         try:
             pairs = [
                 (str(channel), str(message))
-                for channel, message in json.loads(raw[INSTANCE_CHARS:])
+                for channel, message in orjson.loads(raw[INSTANCE_CHARS:])
             ]
         except (ValueError, TypeError):
             log.warning("Unreadable payload on %s ignored", self._bus)

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from auth import audit
+from auth.base import as_id
 from auth.errors import AuthError, InvalidAccountInput
 from auth.models import Invitation, User
 from auth.roles import ROLE_LABELS, Permission, Role
@@ -38,7 +39,13 @@ from server.csrf import CsrfFailed
 from server.mailer import Mail
 from server.templates import request_locale
 from server.views.account import public_url
-from server.views.common import app_state, checked_form, csrf_refused, current_user, render
+from server.views.common import (
+    app_state,
+    checked_form,
+    csrf_refused,
+    current_user,
+    render,
+)
 
 
 def _message(request: Request, exc: Exception) -> str:
@@ -211,7 +218,8 @@ async def assign_role(request: Request) -> Response:
         async with app_state(request).db.transaction() as session:
             if override:
                 await check_assembly(session, user.id, Permission.OVERRIDE_PARITY)
-            member = await session.get(User, int(str(form.get("user_id", "0")) or 0))
+            member_id = as_id(str(form.get("user_id", "")))
+            member = await session.get(User, member_id) if member_id is not None else None
             if member is None:
                 raise InvalidAccountInput(field="user_id", reason="unknown")
             await do_assign_role(
@@ -232,11 +240,14 @@ async def remove_role(request: Request) -> Response:
         return csrf_refused(request)
     try:
         role = Role(str(form.get("role", "")))
+        member_id = as_id(str(form.get("user_id", "")))
+        if member_id is None:
+            raise ValueError("user_id")
         async with app_state(request).db.transaction() as session:
             await do_remove_role(
                 session,
                 actor_id=user.id,
-                user_id=int(str(form.get("user_id", "0"))),
+                user_id=member_id,
                 space=str(form.get("space", "")),
                 role=role,
             )

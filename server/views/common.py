@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from auth.base import has_nul, in_int_range, without_nul
 from auth.errors import NotAuthenticated
 from auth.models import User
 from server import errors
@@ -71,18 +73,28 @@ def int_param(request: Request, name: str, default: int | None = None) -> int | 
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise errors.BadRequest(field=name) from None
+    if not in_int_range(value):
+        raise errors.BadRequest(field=name, reason="range")
+    return value
 
 
 async def checked_form(request: Request) -> Any:
     """The posted form, once its CSRF token is checked (every POST view starts here).
 
+    NUL characters are taken out of its text: no member types one, and PostgreSQL's
+    text columns cannot hold one (``auth.base.has_nul``).
+
     Raises:
         CsrfFailed: see :func:`server.csrf.check_csrf`.
     """
     form = await request.form()
+    if any(has_nul(key) or has_nul(value) for key, value in form.multi_items()):
+        form = FormData(
+            [(without_nul(key), without_nul(value)) for key, value in form.multi_items()]
+        )
     check_csrf(request, form)
     return form
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from auth.base import as_id, has_nul, in_int_range, without_nul
 from auth.models import User
 from auth.roles import Permission, allows
 from documents import actions, comments, crdt
@@ -59,11 +60,12 @@ async def space_labels(session: AsyncSession, space: str) -> tuple[str, str, str
     """``(full label, group label, chantier label)`` of a group or chantier space."""
     kind, _, raw = space.partition(":")
     group = chantier = None
-    if kind == "chantier":
-        chantier = await session.get(Chantier, int(raw))
+    space_id = as_id(raw)
+    if kind == "chantier" and space_id is not None:
+        chantier = await session.get(Chantier, space_id)
         group = await session.get(Group, chantier.group_id) if chantier else None
-    elif kind == "group":
-        group = await session.get(Group, int(raw))
+    elif kind == "group" and space_id is not None:
+        group = await session.get(Group, space_id)
     group_label = f"Groupe {group.number} — {group.title}" if group else ""
     chantier_label = (
         f"Chantier {group.number}.{chantier.number} — {chantier.title}"
@@ -179,9 +181,9 @@ async def create(request: Request) -> Response:
                 return render(request, "not_found.html", status_code=404)
             initial = ""
             saisine_id = None
-            raw = str(form.get("saisine_id", ""))
-            if raw.isdigit():
-                saisine = await session.get(Saisine, int(raw))
+            raw_saisine = as_id(str(form.get("saisine_id", "")))
+            if raw_saisine is not None:
+                saisine = await session.get(Saisine, raw_saisine)
                 if saisine is not None:
                     saisine_id = saisine.id
                     initial = actions.template_from_questions(
@@ -262,12 +264,12 @@ async def _comparison(
     names: dict[int, str],
 ) -> dict[str, Any] | None:
     """The diff asked for by ``?a=<n>&b=<n|courant>``, and who wrote what since ``a``."""
-    a, b = request.query_params.get("a"), request.query_params.get("b")
-    if not a or not a.isdigit():
+    a, b = as_id(request.query_params.get("a", "")), as_id(request.query_params.get("b", ""))
+    if a is None:
         return None
-    old = await actions.get_version(session, draft_id, int(a))
-    if b and b.isdigit():
-        new = await actions.get_version(session, draft_id, int(b))
+    old = await actions.get_version(session, draft_id, a)
+    if b is not None:
+        new = await actions.get_version(session, draft_id, b)
         new_text, new_label = new.text, f"v{new.number} — {new.label}"
     else:
         doc, _ = await actions.load_doc(session, draft_id)
@@ -345,9 +347,9 @@ async def export(request: Request) -> Response:
     if fmt not in ("md", "html", "pdf"):
         return render(request, "not_found.html", status_code=404)
     async with app_state(request).db.read() as session:
-        number = request.query_params.get("version", "")
-        if number.isdigit():
-            version = await actions.get_version(session, draft.id, int(number))
+        number = as_id(request.query_params.get("version", ""))
+        if number is not None:
+            version = await actions.get_version(session, draft.id, number)
             text, version_label = version.text, f"v{version.number} — {version.label}"
             moment = version.created_at
         else:
@@ -466,7 +468,7 @@ async def _body(request: Request) -> dict[str, Any]:
         raise errors.BadRequest(field="body") from None
     if not isinstance(data, dict):
         raise errors.BadRequest(field="body")
-    return data
+    return without_nul(data) if has_nul(data) else data
 
 
 async def add_comment(request: Request) -> Response:
@@ -490,6 +492,8 @@ async def add_comment(request: Request) -> Response:
                     raise errors.BadRequest(field="range")
                 anchor = comments.anchor_range(doc, start, end)
             parent = data.get("parent_id")
+            if isinstance(parent, int) and not in_int_range(parent):
+                raise errors.BadRequest(field="parent_id", reason="range")
             replacement = data.get("replacement")
             comment = await comments.do_comment(
                 session,

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from auth.base import as_id
 from auth.errors import NotAuthenticated
 from auth.roles import Permission
 from rooms.access import RoomAccess, access_room
@@ -113,11 +114,11 @@ async def moderation_page(request: Request) -> Response:
 
 async def _outcome(session: AsyncSession, request: Request) -> dict[str, str] | None:
     """What the last form did (``?ok=<done>&membre=<id>``), said at the top of the page."""
-    done, about = request.query_params.get("ok", ""), request.query_params.get("membre", "")
-    if (done not in LIFTS and done != UNCHANGED) or not about.isdigit():
+    done, about = request.query_params.get("ok", ""), as_id(request.query_params.get("membre", ""))
+    if (done not in LIFTS and done != UNCHANGED) or about is None:
         return None
-    names = await names_of(session, {int(about)})
-    return {"done": done, "name": names.get(int(about), FORMER_MEMBER)}
+    names = await names_of(session, {about})
+    return {"done": done, "name": names.get(about, FORMER_MEMBER)}
 
 
 # -- lifting a restriction from the page ---------------------------------------------------

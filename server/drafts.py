@@ -24,10 +24,11 @@ import base64
 import contextlib
 import datetime as dt
 import functools
+import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from pycrdt import (
     Awareness,
@@ -60,6 +61,7 @@ from server.database import Database
 from server.wire import RAW_SEND, OutgoingBytes, direct_writer
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CLOSE_READ_ONLY = 4003
 CLOSE_BAD_UPDATE = 4400
@@ -201,13 +203,12 @@ class DraftHub:
 
     def leave(self, room: DraftRoom, socket: DraftSocket) -> None:
         room.sockets.discard(socket)
-        if socket.client_ids:
-            room.awareness.remove_awareness_states(list(socket.client_ids), "server")
-            room.broadcast(
-                create_awareness_message(
-                    room.awareness.encode_awareness_update(list(socket.client_ids))
-                )
-            )
+        # Only the ids whose states were applied (``handle`` adds them after): a clock
+        # is needed to tell the others they left.
+        gone = [client for client in socket.client_ids if client in room.awareness.meta]
+        if gone:
+            room.awareness.remove_awareness_states(gone, "server")
+            room.broadcast(create_awareness_message(room.awareness.encode_awareness_update(gone)))
         if not room.sockets:
             loop = asyncio.get_running_loop()
             room.unload = loop.call_later(UNLOAD_GRACE_SECS, self._unload, room)
@@ -354,9 +355,10 @@ class DraftHub:
         if message[0] == YMessageType.SYNC:
             await self._on_sync(socket, room, message)
         elif message[0] == YMessageType.AWARENESS:
-            payload = read_message(message[1:])
-            socket.client_ids |= _awareness_clients(payload)
+            payload = _decoded(read_message, message[1:])
+            clients = _decoded(_awareness_clients, payload)
             room.awareness.apply_awareness_update(payload, socket)
+            socket.client_ids |= clients
             # To everyone, the sender too (as the reference server does): a lone editor
             # then still hears from the server, and y-websocket keeps its socket.
             room.broadcast(message)
@@ -367,13 +369,13 @@ class DraftHub:
     async def _on_sync(self, socket: DraftSocket, room: DraftRoom, message: bytes) -> None:
         subtype = message[1] if len(message) > 1 else -1
         if subtype == YSyncMessageType.SYNC_STEP1:
-            reply = handle_sync_message(message[1:], room.doc)
+            reply = _decoded(handle_sync_message, message[1:], room.doc)
             if reply is not None:
                 socket.send(reply)
             return
         if subtype not in (YSyncMessageType.SYNC_STEP2, YSyncMessageType.SYNC_UPDATE):
             return
-        update = read_message(message[2:])
+        update = _decoded(read_message, message[2:])
         if update == crdt.EMPTY_UPDATE:
             return
         if not socket.can_edit:
@@ -494,13 +496,25 @@ def _apply_stored(
 
 
 def _awareness_clients(payload: bytes) -> set[int]:
+    """The client ids of an awareness update, read to the end and every state parsed, so
+    that applying it cannot fail half-way (``leave`` removes the ids a socket set)."""
     decoder = Decoder(payload)
     ids = set()
     for _ in range(decoder.read_var_uint()):
         ids.add(decoder.read_var_uint())
         decoder.read_var_uint()
-        decoder.read_var_string()
+        json.loads(decoder.read_var_string())
     return ids
+
+
+def _decoded(decode: Callable[..., T], *args: Any) -> T:
+    """``decode(*args)``, where a message that does not decode raises ``ValueError``
+    (what closes the socket with ``CLOSE_BAD_UPDATE``): pycrdt's decoders raise whatever
+    a truncated or garbled message makes them meet (``IndexError``, ``TypeError``…)."""
+    try:
+        return decode(*args)
+    except Exception as exc:
+        raise ValueError(f"undecodable Yjs message: {exc!r}") from exc
 
 
 async def draft_endpoint(websocket: WebSocket) -> None:

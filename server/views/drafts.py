@@ -11,7 +11,7 @@ import asyncio
 import base64
 import datetime as dt
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,6 +44,8 @@ from server.views.common import (
     error_response,
     render,
 )
+
+T = TypeVar("T")
 
 # Dark enough for text on white (contrast ≥ 4.5:1), different enough to tell apart.
 COLORS = [
@@ -471,6 +473,21 @@ async def _body(request: Request) -> dict[str, Any]:
     return without_nul(data) if has_nul(data) else data
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # JSON's true is no id
+
+
+def _optional(data: dict[str, Any], name: str, kind: type[T]) -> T | None:
+    """``data[name]`` when it is of ``kind``, ``None`` when absent or null; anything else
+    is a ``400`` naming the field (a list as a comment's text, ``true`` as an id)."""
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, kind) or (kind is int and not _is_int(value)):
+        raise errors.BadRequest(field=name)
+    return value
+
+
 async def add_comment(request: Request) -> Response:
     found = await _json_access(request, Permission.COMMENT_DRAFT)
     if isinstance(found, Response):
@@ -488,23 +505,23 @@ async def add_comment(request: Request) -> Response:
                 )
             elif isinstance(data.get("range"), list) and len(data["range"]) == 2:
                 start, end = data["range"]
-                if not isinstance(start, int) or not isinstance(end, int):
+                if not _is_int(start) or not _is_int(end):
                     raise errors.BadRequest(field="range")
                 anchor = comments.anchor_range(doc, start, end)
-            parent = data.get("parent_id")
-            if isinstance(parent, int) and not in_int_range(parent):
+            body = _optional(data, "body", str) or ""
+            parent = _optional(data, "parent_id", int)
+            if parent is not None and not in_int_range(parent):
                 raise errors.BadRequest(field="parent_id", reason="range")
-            replacement = data.get("replacement")
             comment = await comments.do_comment(
                 session,
                 draft,
                 doc,
                 author_id=user.id,
-                body=str(data.get("body", "")),
+                body=body,
                 anchor=anchor,
-                parent_id=parent if isinstance(parent, int) else None,
-                replacement=replacement if isinstance(replacement, str) else None,
-                mentions=await mentionable(session, str(data.get("body", ""))),
+                parent_id=parent,
+                replacement=_optional(data, "replacement", str),
+                mentions=await mentionable(session, body),
                 writers=await _writers(session, draft.space),
                 link=f"/brouillons/{draft.id}#commentaire-",
             )

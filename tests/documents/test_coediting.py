@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
+import random
 
 import pytest
-from pycrdt import Doc, Text
+from pycrdt import Doc, Text, write_var_uint
 from sqlalchemy import func, select
 
 from auth.models import User
@@ -123,6 +125,48 @@ async def test_bad_updates_are_refused_without_touching_the_draft(
         doc, _ = await actions.load_doc(session, draft_id)
     assert count == 1
     assert crdt.markdown_of(doc) == "Intact"
+
+
+def _undecodable_messages() -> list[bytes]:
+    """Truncated and garbled Yjs messages of each kind, and awareness updates whose
+    state is not JSON (the server used to record their client ids before applying them,
+    and then failed to say they left: an error and a draft that never unloaded)."""
+    rng = random.Random(7)
+    messages = [b"\x01", b"\x00\x00", b"\x00\x01", b"\x00\x02", b"\x01\x05", b"\x00\x02\x05ab"]
+    for _ in range(12):
+        body = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 30)))
+        for kind in (b"\x01", b"\x00\x00", b"\x00\x02"):
+            messages.append(kind + write_var_uint(len(body)) + body)
+    for state in (b"pas du json", b"\xff\xfe", b"{"):
+        update = write_var_uint(1) + write_var_uint(99) + write_var_uint(1)
+        update += write_var_uint(len(state)) + state
+        messages.append(b"\x01" + write_var_uint(len(update)) + update)
+    return messages
+
+
+async def test_undecodable_messages_close_the_socket_and_nothing_else(
+    server: LiveServer, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    draft_id = await make_draft(server, "Intact")
+    with caplog.at_level(logging.WARNING):
+        for message in _undecodable_messages():
+            anne = await YClient.connect(url(server, draft_id), world.cookies["rapporteur"])
+            await anne.wait_text("Intact")
+            await anne.ws.send(message)
+            assert await anne.wait_closed() == 4400, message
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    room = server.state.drafts.rooms[draft_id]
+    assert not room.sockets
+    assert room.unload is not None  # every socket's leave ran to its end
+    assert set(room.awareness.states) == {room.awareness.client_id}  # the server's own
+    # The draft is as it was, and still editable.
+    anne = await YClient.connect(url(server, draft_id), world.cookies["rapporteur"])
+    await anne.wait_text("Intact")
+    anne.text.insert(6, " et vivant")
+    marie = await YClient.connect(url(server, draft_id), world.cookies["marie"])
+    await marie.wait_text("Intact et vivant")
+    await anne.close()
+    await marie.close()
 
 
 async def test_offline_edits_merge_on_reconnect(server: LiveServer, world: World) -> None:

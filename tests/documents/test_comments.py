@@ -11,7 +11,7 @@ import httpx
 from pycrdt import Assoc
 from sqlalchemy import select
 
-from documents import actions
+from documents import actions, comments
 from documents.models import Notification
 from tests.conftest import LiveServer
 from tests.factories import World
@@ -127,10 +127,18 @@ async def test_bad_comment_requests(server: LiveServer, world: World) -> None:
             ({"range": [0, 1], "body": ""}, 422),
             ({"anchor": {"start": "!!", "end": "??"}, "body": "x"}, 422),
             ({"parent_id": 10**6, "body": "x"}, 404),
+            # Fields of the wrong JSON type are named, not turned into text or ignored.
+            ({"range": [0, 1], "body": ["une", "liste"]}, 400),
+            ({"range": [0, 1], "body": "x", "replacement": 5}, 400),
+            ({"parent_id": True, "body": "x"}, 400),
+            ({"parent_id": "1", "body": "x"}, 400),
+            ({"range": [False, True], "body": "x"}, 400),
         ]:
             answer = await marie.post(f"/api/drafts/{draft_id}/comments", json=body)
             assert answer.status_code == status, (body, answer.text)
             assert answer.json()["error"]["message"]
+        async with server.state.db.read() as session:
+            assert not (await comments.list_comments(session, draft_id))
         garbage = await marie.post(f"/api/drafts/{draft_id}/comments", content=b"{not json")
         assert garbage.status_code == 400
         del marie.headers["X-CSRF-Token"]

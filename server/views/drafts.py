@@ -551,6 +551,8 @@ async def resolve_comment(request: Request) -> Response:
     user, access = found
     try:
         data = await _body(request)
+        # ``"false"`` is truthy: only JSON's booleans say what to do.
+        resolved = _optional(data, "resolved", bool)
         async with app_state(request).db.transaction() as session:
             comment = await comments.get_comment(
                 session, access.draft.id, request.path_params["comment_id"]
@@ -558,7 +560,7 @@ async def resolve_comment(request: Request) -> Response:
             if comment.author_id != user.id and not access.allows(Permission.EDIT_DRAFT):
                 raise NotAllowed(permission=Permission.EDIT_DRAFT.value)
             await comments.do_resolve(
-                session, comment, user_id=user.id, resolved=bool(data.get("resolved", True))
+                session, comment, user_id=user.id, resolved=True if resolved is None else resolved
             )
     except (DocumentsError, RoomsError, errors.BadRequest) as exc:
         return error_response(request, exc)
@@ -572,6 +574,9 @@ async def decide_suggestion(request: Request) -> Response:
     user, access = found
     try:
         data = await _body(request)
+        accept = _optional(data, "accept", bool)
+        if accept is None:  # a request that says nothing must not reject a suggestion
+            raise errors.BadRequest(field="accept")
         async with app_state(request).db.transaction() as session:
             draft = await actions.get_draft(session, access.draft.id)
             doc, _ = await actions.load_doc(session, draft.id)
@@ -579,7 +584,7 @@ async def decide_suggestion(request: Request) -> Response:
                 session, draft.id, request.path_params["comment_id"]
             )
             await comments.do_decide_suggestion(
-                session, draft, doc, comment, user_id=user.id, accept=bool(data.get("accept"))
+                session, draft, doc, comment, user_id=user.id, accept=accept
             )
     except (DocumentsError, errors.BadRequest) as exc:
         return error_response(request, exc)

@@ -106,9 +106,18 @@ async def test_a_member_suggests_and_a_rapporteur_accepts(server: LiveServer, wo
         )
         assert not_hers.status_code == 403
     async with api(server, world, "rapporteur") as anne:
-        accepted = await anne.post(
-            f"/api/drafts/{draft_id}/comments/{suggestion['id']}/decision", json={"accept": True}
+        decision = f"/api/drafts/{draft_id}/comments/{suggestion['id']}/decision"
+        # A request that does not say true or false decides nothing.
+        for unclear in ({}, {"accept": "false"}, {"accept": 0}):
+            refused = await anne.post(decision, json=unclear)
+            assert refused.status_code == 400, (unclear, refused.text)
+            assert refused.json()["error"]["field"] == "accept"
+        unclear_resolve = await anne.post(
+            f"/api/drafts/{draft_id}/comments/{suggestion['id']}/resolve",
+            json={"resolved": "false"},
         )
+        assert unclear_resolve.status_code == 400
+        accepted = await anne.post(decision, json={"accept": True})
         assert accepted.json()["state"] == "accepted"
         again = await anne.post(
             f"/api/drafts/{draft_id}/comments/{suggestion['id']}/decision", json={"accept": True}

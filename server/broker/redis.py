@@ -3,11 +3,11 @@
 Every process hears every channel (each hub sorts what it hears), so the broker's
 channels need not be Redis channels: what waits to go out is packed into one ``PUBLISH``
 on the single channel ``<prefix>bus``, as ``<instance>`` followed by the JSON list of
-``[channel, message]`` pairs (encoded by ``orjson``, as every frame). A commit's events,
-or all the events of a busy moment, thus cost Redis, the sender and each listener one
-message, not one each: through redis-py a
-publish and its echo cost about 100 µs of CPU, which at 500 messages/s was a quarter of a
-process's samples (docs/performance.md, finding 20).
+``[channel, message]`` pairs (encoded by ``orjson``, as every frame: finding 42). A
+commit's events, or all the events of a busy moment, thus cost Redis, the sender and each
+listener one message, not one each: through redis-py a publish and its echo cost about
+100 µs of CPU, which at 500 messages/s was a quarter of a process's samples
+(docs/performance.md, finding 20).
 
 Each process delivers its own messages locally at publish time and skips its own
 payloads when Redis echoes them back (by their first bytes, without decoding them), so

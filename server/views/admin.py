@@ -39,13 +39,7 @@ from server.csrf import CsrfFailed
 from server.mailer import Mail
 from server.templates import request_locale
 from server.views.account import public_url
-from server.views.common import (
-    app_state,
-    checked_form,
-    csrf_refused,
-    current_user,
-    render,
-)
+from server.views.common import app_state, checked_form, csrf_refused, current_user, render
 
 
 def _message(request: Request, exc: Exception) -> str:

@@ -51,6 +51,12 @@ def dumps(frame: Any) -> str:
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 
 
+def is_int(value: object) -> bool:
+    """An integer, and not a boolean: ``bool`` is an ``int`` subclass in Python, but JSON's
+    ``true`` is not an id, a grade or a count."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def in_int_range(value: int) -> bool:
     return INT_MIN <= value <= INT_MAX
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from auth.base import as_id, has_nul, in_int_range, without_nul
+from auth.base import as_id, has_nul, in_int_range, is_int, without_nul
 from auth.models import User
 from auth.roles import Permission, allows
 from documents import actions, comments, crdt
@@ -473,17 +473,13 @@ async def _body(request: Request) -> dict[str, Any]:
     return without_nul(data) if has_nul(data) else data
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)  # JSON's true is no id
-
-
 def _optional(data: dict[str, Any], name: str, kind: type[T]) -> T | None:
     """``data[name]`` when it is of ``kind``, ``None`` when absent or null; anything else
     is a ``400`` naming the field (a list as a comment's text, ``true`` as an id)."""
     value = data.get(name)
     if value is None:
         return None
-    if not isinstance(value, kind) or (kind is int and not _is_int(value)):
+    if not isinstance(value, kind) or (kind is int and not is_int(value)):
         raise errors.BadRequest(field=name)
     return value
 
@@ -505,7 +501,7 @@ async def add_comment(request: Request) -> Response:
                 )
             elif isinstance(data.get("range"), list) and len(data["range"]) == 2:
                 start, end = data["range"]
-                if not _is_int(start) or not _is_int(end):
+                if not is_int(start) or not is_int(end):
                     raise errors.BadRequest(field="range")
                 anchor = comments.anchor_range(doc, start, end)
             body = _optional(data, "body", str) or ""

@@ -34,6 +34,7 @@ from pycrdt import (
     Awareness,
     Decoder,
     Doc,
+    Encoder,
     YMessageType,
     YSyncMessageType,
     create_awareness_message,
@@ -73,9 +74,12 @@ SNAPSHOT_CHECK_SECS = 5.0  # at most this often per draft being edited
 class DraftSocket:
     """One editor's or reader's connection to a draft."""
 
-    def __init__(self, websocket: WebSocket, user_id: int, session_id: str) -> None:
+    def __init__(
+        self, websocket: WebSocket, user_id: int, session_id: str, user_name: str = ""
+    ) -> None:
         self.websocket = websocket
         self.user_id = user_id
+        self.user_name = user_name  # what its awareness states say, whatever it sends
         self.session_id = session_id
         self.can_edit = False
         self.client_ids: set[int] = set()
@@ -122,6 +126,8 @@ class DraftRoom:
         self.draft_id = draft_id
         self.doc = doc
         self.awareness = Awareness(doc)
+        # Which socket of this process speaks for each awareness client id.
+        self.owners: dict[int, DraftSocket] = {}
         self.sockets: set[DraftSocket] = set()
         self.seen: set[int] = set()  # logged update ids applied since ``floor``
         self.floor = last_id  # every logged update up to here is in ``doc``
@@ -206,6 +212,9 @@ class DraftHub:
         # Only the ids whose states were applied (``handle`` adds them after): a clock
         # is needed to tell the others they left.
         gone = [client for client in socket.client_ids if client in room.awareness.meta]
+        for client in socket.client_ids:
+            if room.owners.get(client) is socket:
+                del room.owners[client]
         if gone:
             room.awareness.remove_awareness_states(gone, "server")
             room.broadcast(create_awareness_message(room.awareness.encode_awareness_update(gone)))
@@ -355,13 +364,18 @@ class DraftHub:
         if message[0] == YMessageType.SYNC:
             await self._on_sync(socket, room, message)
         elif message[0] == YMessageType.AWARENESS:
-            payload = _decoded(read_message, message[1:])
-            clients = _decoded(_awareness_clients, payload)
+            entries = _decoded(_awareness_entries, _decoded(read_message, message[1:]))
+            entries = _own_entries(room, socket, entries)
+            if not entries:
+                return
+            payload = _awareness_update(entries)
             room.awareness.apply_awareness_update(payload, socket)
-            socket.client_ids |= clients
+            for client, _, _ in entries:
+                room.owners[client] = socket
+                socket.client_ids.add(client)
             # To everyone, the sender too (as the reference server does): a lone editor
             # then still hears from the server, and y-websocket keeps its socket.
-            room.broadcast(message)
+            room.broadcast(create_awareness_message(payload))
             await self.broker.publish(
                 f"draft-awareness:{room.draft_id}:{id(self)}", base64.b64encode(payload).decode()
             )
@@ -495,16 +509,57 @@ def _apply_stored(
             room.apply_logged(update_id, update, skip=sender)
 
 
-def _awareness_clients(payload: bytes) -> set[int]:
-    """The client ids of an awareness update, read to the end and every state parsed, so
-    that applying it cannot fail half-way (``leave`` removes the ids a socket set)."""
+AwarenessEntry = tuple[int, int, Any]  # client id, clock, state (``None``: it left)
+
+
+def _awareness_entries(payload: bytes) -> list[AwarenessEntry]:
+    """An awareness update's entries, read to the end and every state parsed, so that
+    applying it cannot fail half-way (``leave`` removes the ids a socket set)."""
     decoder = Decoder(payload)
-    ids = set()
+    entries = []
     for _ in range(decoder.read_var_uint()):
-        ids.add(decoder.read_var_uint())
-        decoder.read_var_uint()
-        json.loads(decoder.read_var_string())
-    return ids
+        client, clock = decoder.read_var_uint(), decoder.read_var_uint()
+        state = json.loads(decoder.read_var_string())
+        if state is not None and not isinstance(state, dict):
+            raise ValueError("an awareness state is an object or null")
+        entries.append((client, clock, state))
+    return entries
+
+
+def _own_entries(
+    room: DraftRoom, socket: DraftSocket, entries: list[AwarenessEntry]
+) -> list[AwarenessEntry]:
+    """What a socket may say of itself: its states name its member, whatever it sent
+    (the presence list and the carets show ``user.name``), and it speaks only for client
+    ids no other member's socket holds here — the same member's may hand one over (a
+    page reconnecting keeps its Yjs client id while the server still holds the old
+    socket). Entries for another member's client are dropped, not refused: refusing
+    would close the socket, which y-websocket takes as final."""
+    own = []
+    for client, clock, state in entries:
+        owner = room.owners.get(client)
+        if owner is not None and owner is not socket:
+            if owner.user_id != socket.user_id:
+                continue
+            owner.client_ids.discard(client)
+        if state is not None:
+            user = state.get("user")
+            user = {**(user if isinstance(user, dict) else {})}
+            user.update(id=socket.user_id, name=socket.user_name)
+            state = {**state, "user": user}
+        own.append((client, clock, state))
+    return own
+
+
+def _awareness_update(entries: list[AwarenessEntry]) -> bytes:
+    """The awareness update of ``entries`` (y-protocols' encoding)."""
+    encoder = Encoder()
+    encoder.write_var_uint(len(entries))
+    for client, clock, state in entries:
+        encoder.write_var_uint(client)
+        encoder.write_var_uint(clock)
+        encoder.write_var_string(json.dumps(state, separators=(",", ":"), ensure_ascii=False))
+    return encoder.to_bytes()
 
 
 def _decoded(decode: Callable[..., T], *args: Any) -> T:
@@ -539,7 +594,7 @@ async def draft_endpoint(websocket: WebSocket) -> None:
         await websocket.close(4404, "draft_not_found")
         return
     hub: DraftHub = state.drafts
-    socket = DraftSocket(websocket, user.id, session_id)
+    socket = DraftSocket(websocket, user.id, session_id, user.display_name)
     socket.can_edit = access.can_edit
     room = await hub.room(draft_id)
     room.sockets.add(socket)

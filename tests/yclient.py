@@ -14,6 +14,7 @@ from pycrdt import (
     create_sync_message,
     create_update_message,
     handle_sync_message,
+    read_message,
 )
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -29,6 +30,7 @@ class YClient:
         self.changed = asyncio.Event()
         self.closed_code: int | None = None
         self.updates_received = 0  # sync update messages from the server
+        self.awareness_received: list[bytes] = []  # awareness updates from the server
         self._remote = False
         self._subscription = self.doc.observe(self._on_change)
         self._reader = asyncio.create_task(self._read())
@@ -55,6 +57,10 @@ class YClient:
     async def _read(self) -> None:
         try:
             async for message in self.ws:
+                if isinstance(message, bytes) and message[0] == YMessageType.AWARENESS:
+                    self.awareness_received.append(read_message(message[1:]))
+                    self.changed.set()
+                    continue
                 if not isinstance(message, bytes) or message[0] != YMessageType.SYNC:
                     continue
                 self._remote = True

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import random
 
 import pytest
-from pycrdt import Doc, Text, write_var_uint
+from pycrdt import Decoder, Doc, Text, write_var_uint
 from sqlalchemy import func, select
 
 from auth.models import User
@@ -167,6 +168,75 @@ async def test_undecodable_messages_close_the_socket_and_nothing_else(
     await marie.wait_text("Intact et vivant")
     await anne.close()
     await marie.close()
+
+
+def _awareness_message(client: int, clock: int, state: object) -> bytes:
+    text = json.dumps(state).encode()
+    update = write_var_uint(1) + write_var_uint(client) + write_var_uint(clock)
+    update += write_var_uint(len(text)) + text
+    return b"\x01" + write_var_uint(len(update)) + update
+
+
+def _states(client: YClient) -> dict[int, object]:
+    """The last state the server sent ``client`` for each awareness client id."""
+    states: dict[int, object] = {}
+    for payload in client.awareness_received:
+        decoder = Decoder(payload)
+        for _ in range(decoder.read_var_uint()):
+            client_id, _clock = decoder.read_var_uint(), decoder.read_var_uint()
+            states[client_id] = json.loads(decoder.read_var_string())
+    return states
+
+
+async def test_awareness_names_the_member_and_nobody_speaks_for_another(
+    server: LiveServer, world: World
+) -> None:
+    """The presence list and the carets show ``user.name`` from the awareness states:
+    a member cannot appear under another name, nor remove another member's caret."""
+    draft_id = await make_draft(server, "Texte")
+    anne = await YClient.connect(url(server, draft_id), world.cookies["rapporteur"])
+    marie = await YClient.connect(url(server, draft_id), world.cookies["marie"])
+    watcher = await YClient.connect(url(server, draft_id), world.cookies["paul"])
+    for client in (anne, marie, watcher):
+        await client.wait_text("Texte")
+    await anne.ws.send(_awareness_message(111, 1, {"user": {"name": "Anne Lafont"}}))
+    await marie.ws.send(
+        _awareness_message(222, 1, {"user": {"id": world.id("admin"), "name": "La Présidente"}})
+    )
+    # Marie speaks for Anne's client: dropped, whatever its state.
+    await marie.ws.send(_awareness_message(111, 2, {"user": {"name": "Anne (pour rire)"}}))
+    await marie.ws.send(_awareness_message(111, 3, None))
+    await marie.ws.send(_awareness_message(222, 2, {"user": {"name": "Encore"}, "cursor": None}))
+    async with asyncio.timeout(10):
+        while _states(watcher).get(222, {}).get("cursor", 0) is not None:  # type: ignore[union-attr]
+            watcher.changed.clear()
+            await watcher.changed.wait()
+    states = _states(watcher)
+    assert states[111] == {"user": {"name": "Anne Lafont", "id": world.id("rapporteur")}}
+    assert states[222] == {
+        "user": {"name": "Marie Dupont", "id": world.id("marie")},
+        "cursor": None,
+    }
+    room = server.state.drafts.rooms[draft_id]
+    assert room.awareness.states[111]["user"]["name"] == "Anne Lafont"
+    # Marie leaves: her client goes, Anne's stays.
+    await marie.close()
+    async with asyncio.timeout(10):
+        while 222 in room.awareness.states:
+            await asyncio.sleep(0.02)
+    assert 111 in room.awareness.states
+    # The same member's new socket may take over a client id it held (a page
+    # reconnecting before the server noticed the old socket closing).
+    again = await YClient.connect(url(server, draft_id), world.cookies["rapporteur"])
+    await again.wait_text("Texte")
+    await again.ws.send(_awareness_message(111, 5, {"user": {"name": "Anne Lafont"}}))
+    async with asyncio.timeout(10):
+        while room.awareness.meta[111]["clock"] != 5:
+            await asyncio.sleep(0.02)
+    await anne.close()
+    assert 111 in room.awareness.states  # the old socket's leave no longer speaks for it
+    for client in (again, watcher):
+        await client.close()
 
 
 async def test_offline_edits_merge_on_reconnect(server: LiveServer, world: World) -> None:

@@ -74,9 +74,7 @@ SNAPSHOT_CHECK_SECS = 5.0  # at most this often per draft being edited
 class DraftSocket:
     """One editor's or reader's connection to a draft."""
 
-    def __init__(
-        self, websocket: WebSocket, user_id: int, session_id: str, user_name: str = ""
-    ) -> None:
+    def __init__(self, websocket: WebSocket, user_id: int, session_id: str, user_name: str) -> None:
         self.websocket = websocket
         self.user_id = user_id
         self.user_name = user_name  # what its awareness states say, whatever it sends
@@ -209,8 +207,8 @@ class DraftHub:
 
     def leave(self, room: DraftRoom, socket: DraftSocket) -> None:
         room.sockets.discard(socket)
-        # Only the ids whose states were applied (``handle`` adds them after): a clock
-        # is needed to tell the others they left.
+        # Only the ids the awareness holds a clock for (an update it found stale set
+        # none): the clock is what tells the others they left.
         gone = [client for client in socket.client_ids if client in room.awareness.meta]
         for client in socket.client_ids:
             if room.owners.get(client) is socket:

@@ -24,6 +24,7 @@ from server import gateway
 from server.protocol import FRAMES, Field
 from tests.conftest import LiveServer
 from tests.factories import World
+from tests.server.test_polls import open_poll
 from tests.wsclient import ProtocolClient
 
 BIG_INTS = [0, -1, 2**31 - 1, 2**31, -(2**31) - 1, 2**53 + 1, 2**62 - 1, -(2**62) + 1]
@@ -97,15 +98,7 @@ async def _fixtures(copilote: ProtocolClient, marie: ProtocolClient, world: Worl
     room = world.group_room
     posted = await marie.post(room, "Un message à commenter")
     assert posted["type"] == "ack", posted
-    poll = await copilote.request(
-        "poll.create",
-        room_id=room,
-        topic="Avis",
-        kind="single",
-        question="Quel plan ?",
-        options=["Plan A", "Plan B"],
-    )
-    assert poll["type"] == "ack", poll
+    poll = await open_poll(copilote, room)
     announced = await copilote.request("announcement.post", room_id=room, body="Annonce")
     assert announced["type"] == "ack", announced
     proxy = await marie.request(
